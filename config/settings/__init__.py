@@ -1,0 +1,199 @@
+"""Patron settings, read from environment variables (see README "Configuration").
+
+With no variables set Patron runs embedded: SQLite in WAL mode, a filesystem broker and a
+file cache under the data directory. Setting DATABASE_URL switches to production mode, where
+SECRET_KEY and ALLOWED_HOSTS become required.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import dj_database_url
+
+from patron.core.env import Env, EnvError, cache_config, data_dir, email_config, secret_key
+
+env = Env()
+
+BASE_DIR = Path(__file__).resolve().parent.parent.parent
+DATA_DIR = data_dir(env)
+PRODUCTION = env.is_set("DATABASE_URL")
+
+DEBUG = env.bool("DEBUG", default=False)
+SECRET_KEY = secret_key(env, DATA_DIR, required=PRODUCTION)
+if PRODUCTION and not env.is_set("ALLOWED_HOSTS"):
+    raise EnvError("ALLOWED_HOSTS", "is required in production (DATABASE_URL is set)")
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]", "testserver"])
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", [])
+
+INSTALLED_APPS = [
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django.contrib.humanize",
+    "django_htmx",
+    "django_filters",
+    "ninja",
+    "patron.core",
+    "patron.users",
+    "patron.contacts",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "patron.users.middleware.SessionTimeoutMiddleware",
+    "patron.users.middleware.TwoFactorRequiredMiddleware",
+    "patron.core.middleware.UserTimezoneMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+]
+
+ROOT_URLCONF = "config.urls"
+ASGI_APPLICATION = "config.asgi.application"
+WSGI_APPLICATION = "config.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "patron.core.context_processors.navigation",
+            ],
+        },
+    }
+]
+
+_database_url = env.url("DATABASE_URL", None, schemes={"postgres", "postgresql", "sqlite"})
+if _database_url:
+    _db: dict[str, Any] = dict(dj_database_url.parse(_database_url, conn_max_age=60))
+    _db["CONN_HEALTH_CHECKS"] = True
+else:
+    _db = {
+        "ENGINE": "django.db.backends.sqlite3",
+        "NAME": str(DATA_DIR / "patron.sqlite3"),
+        "OPTIONS": {
+            # WAL lets the worker write while pages read; IMMEDIATE avoids lock-upgrade
+            # deadlocks between the web process and the worker.
+            "init_command": (
+                "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=10000;"
+            ),
+            "transaction_mode": "IMMEDIATE",
+            "timeout": 20,
+        },
+    }
+DATABASES = {"default": _db}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+CACHES = {"default": cache_config(env.url("CACHE_URL", None, schemes={"redis", "rediss", "locmem", "dummy"}), DATA_DIR)}
+
+_email = email_config(
+    env.url("EMAIL_URL", None, schemes={"smtp", "smtp+tls", "smtp+ssl", "console", "file"}),
+    DATA_DIR,
+)
+globals().update(_email)
+
+AUTH_USER_MODEL = "users.User"
+AUTHENTICATION_BACKENDS = ["patron.users.backends.EmailBackend"]
+LOGIN_URL = "users:login"
+LOGIN_REDIRECT_URL = "core:home"
+LOGOUT_REDIRECT_URL = "users:login"
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+]
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+SESSION_COOKIE_AGE = env.int("SESSION_TIMEOUT_MINUTES", 60 * 8, minimum=5) * 60
+SESSION_IDLE_TIMEOUT = env.int("SESSION_IDLE_MINUTES", 60, minimum=1) * 60
+LOGIN_THROTTLE_ATTEMPTS = env.int("LOGIN_THROTTLE_ATTEMPTS", 5, minimum=1)
+LOGIN_THROTTLE_WINDOW = env.int("LOGIN_THROTTLE_WINDOW_SECONDS", 900, minimum=1)
+
+LANGUAGE_CODE = "en"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "/static/"
+STATIC_ROOT = DATA_DIR / "static"
+MEDIA_URL = "/media/"
+MEDIA_ROOT = DATA_DIR / "media"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": (
+            "whitenoise.storage.CompressedManifestStaticFilesStorage"
+            if PRODUCTION
+            else "django.contrib.staticfiles.storage.StaticFilesStorage"
+        )
+    },
+}
+WHITENOISE_USE_FINDERS = not PRODUCTION
+DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("MAX_REQUEST_BYTES", 5 * 1024 * 1024, minimum=1024)
+
+# Celery: the embedded default uses kombu's filesystem transport under the data directory,
+# which carries tasks durably between separate processes without a server.
+_broker = env.url("CELERY_BROKER_URL", None, schemes={"redis", "rediss", "amqp", "amqps", "memory"})
+BROKER_DIR = DATA_DIR / "broker"
+if _broker is None:
+    for _sub in ("queue", "processed"):
+        (BROKER_DIR / _sub).mkdir(parents=True, exist_ok=True)
+    CELERY_BROKER_URL = "filesystem://"
+    CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, Any] = {
+        "data_folder_in": str(BROKER_DIR / "queue"),
+        "data_folder_out": str(BROKER_DIR / "queue"),
+        "processed_folder": str(BROKER_DIR / "processed"),
+        "store_processed": False,
+    }
+else:
+    CELERY_BROKER_URL = _broker
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TASK_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TIMEZONE = "UTC"
+CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
+CELERY_TASK_ALWAYS_EAGER = False
+
+SECURE_CONTENT_TYPE_NOSNIFF = True
+X_FRAME_OPTIONS = "DENY"
+SESSION_COOKIE_HTTPONLY = True
+if PRODUCTION and not DEBUG:
+    _https = env.bool("HTTPS", default=True)
+    SECURE_SSL_REDIRECT = _https
+    SESSION_COOKIE_SECURE = _https
+    CSRF_COOKIE_SECURE = _https
+    SECURE_HSTS_SECONDS = env.int("HSTS_SECONDS", 31536000) if _https else 0
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = _https
+    SECURE_HSTS_PRELOAD = _https
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
+
+LOGGING: dict[str, Any] = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", "INFO").upper()},
+}
+
+NINJA_PAGINATION_MAX_LIMIT = 200

@@ -1,0 +1,12 @@
+from django.apps import AppConfig
+
+
+class ContactsConfig(AppConfig):
+    name = "patron.contacts"
+    label = "contacts"
+    verbose_name = "Accounts and contacts"
+
+    def ready(self) -> None:
+        from patron.contacts.search import register_search
+
+        register_search()

@@ -1,0 +1,146 @@
+"""Accounts (companies or B2C persons) and contacts with typed emails, phones, addresses."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from django.db import models
+
+from patron.contacts.choices import AccountKind, AccountTier, AddressKind, EmailKind, PhoneKind
+from patron.core.models import BusinessRecord
+
+
+class Address(models.Model):
+    street = models.CharField(max_length=300, blank=True)
+    city = models.CharField(max_length=100, blank=True)
+    region = models.CharField(max_length=100, blank=True)
+    postal_code = models.CharField(max_length=20, blank=True)
+    country = models.CharField(max_length=2, blank=True, help_text="ISO 3166 country code")
+
+    class Meta:
+        abstract = True
+
+    def one_line(self) -> str:
+        parts = [self.street, self.postal_code, self.city, self.region, self.country]
+        return ", ".join(p for p in parts if p)
+
+
+class Account(BusinessRecord):
+    kind = models.CharField(max_length=10, choices=AccountKind.choices, default=AccountKind.COMPANY)
+    name = models.CharField(max_length=255)
+    # Person-account fields (B2C): the account is the customer and the person at once.
+    first_name = models.CharField(max_length=100, blank=True)
+    last_name = models.CharField(max_length=100, blank=True)
+    email = models.EmailField(blank=True, db_index=True)
+    phone = models.CharField(max_length=20, blank=True, help_text="E.164")
+    website = models.URLField(blank=True)
+    domain = models.CharField(max_length=255, blank=True, db_index=True)
+    industry = models.CharField(max_length=100, blank=True)
+    employee_count = models.PositiveIntegerField(null=True, blank=True)
+    annual_revenue = models.DecimalField(max_digits=18, decimal_places=2, null=True, blank=True)
+    revenue_currency = models.CharField(max_length=3, blank=True)
+    tier = models.CharField(max_length=10, choices=AccountTier.choices, blank=True)
+    year_established = models.PositiveSmallIntegerField(null=True, blank=True)
+    parent = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="children"
+    )
+    billing_street = models.CharField(max_length=300, blank=True)
+    billing_city = models.CharField(max_length=100, blank=True)
+    billing_region = models.CharField(max_length=100, blank=True)
+    billing_postal_code = models.CharField(max_length=20, blank=True)
+    billing_country = models.CharField(max_length=2, blank=True)
+    description = models.TextField(blank=True)
+
+    SENSITIVE_FIELDS: ClassVar[frozenset[str]] = frozenset({"annual_revenue"})
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["name", "id"], name="account_name_keyset"),
+            models.Index(fields=["owner", "name", "id"], name="account_owner_name"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Contact(BusinessRecord):
+    first_name = models.CharField(max_length=100, blank=True)
+    last_name = models.CharField(max_length=100)
+    salutation = models.CharField(max_length=20, blank=True)
+    title = models.CharField(max_length=150, blank=True)
+    department = models.CharField(max_length=150, blank=True)
+    account = models.ForeignKey(
+        Account, null=True, blank=True, on_delete=models.SET_NULL, related_name="contacts"
+    )
+    # Primary email and phone are kept here as well for fast lists, search and matching.
+    email = models.EmailField(blank=True, db_index=True)
+    phone = models.CharField(max_length=20, blank=True, db_index=True, help_text="E.164")
+    language = models.CharField(max_length=10, blank=True)
+    time_zone = models.CharField(max_length=64, blank=True)
+    birthdate = models.DateField(null=True, blank=True)
+    social = models.JSONField(default=dict, blank=True)
+    do_not_call = models.BooleanField(default=False)
+    email_opt_out = models.BooleanField(default=False)
+    description = models.TextField(blank=True)
+
+    SENSITIVE_FIELDS: ClassVar[frozenset[str]] = frozenset({"birthdate"})
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["last_name", "first_name", "id"], name="contact_name_keyset"),
+            models.Index(fields=["owner", "last_name", "id"], name="contact_owner_name"),
+        ]
+
+    def __str__(self) -> str:
+        return self.full_name
+
+    @property
+    def full_name(self) -> str:
+        return " ".join(p for p in (self.first_name, self.last_name) if p)
+
+
+class ContactEmail(models.Model):
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="emails")
+    kind = models.CharField(max_length=10, choices=EmailKind.choices, default=EmailKind.WORK)
+    email = models.EmailField(db_index=True)
+    is_primary = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["-is_primary", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["contact"], condition=models.Q(is_primary=True),
+                name="one_primary_email_per_contact",
+            )
+        ]
+
+
+class ContactPhone(models.Model):
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="phones")
+    kind = models.CharField(max_length=10, choices=PhoneKind.choices, default=PhoneKind.WORK)
+    number = models.CharField(max_length=20, db_index=True, help_text="E.164")
+    is_primary = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["-is_primary", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["contact"], condition=models.Q(is_primary=True),
+                name="one_primary_phone_per_contact",
+            )
+        ]
+
+
+class ContactAddress(Address):
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="addresses")
+    kind = models.CharField(max_length=10, choices=AddressKind.choices, default=AddressKind.WORK)
+    is_primary = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["-is_primary", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["contact"], condition=models.Q(is_primary=True),
+                name="one_primary_address_per_contact",
+            )
+        ]

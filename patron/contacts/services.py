@@ -1,0 +1,279 @@
+"""The write path for accounts and contacts; views, API, imports and tasks all call these."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import transaction
+
+from patron.contacts.choices import AccountKind
+from patron.contacts.models import Account, Contact, ContactAddress, ContactEmail, ContactPhone
+from patron.core import records, search
+from patron.core.choices import Action, Via
+from patron.core.custom_fields import clean_custom_values
+from patron.core.exceptions import PermissionDenied, ValidationFailed
+from patron.core.values import normalize_domain, normalize_email, normalize_phone
+from patron.core.visibility import Principal, field_access
+
+ACCOUNT_FIELDS = frozenset(
+    f.name
+    for f in Account._meta.concrete_fields
+    if f.name not in Account.UNTRACKED_FIELDS | {"custom"}
+) | {"owner", "team", "parent"}
+CONTACT_FIELDS = frozenset(
+    f.name
+    for f in Contact._meta.concrete_fields
+    if f.name not in Contact.UNTRACKED_FIELDS | {"custom"}
+) | {"owner", "team", "account"}
+
+
+def _check_field_security(model: type[Any], user: Principal, fields: dict[str, Any]) -> None:
+    blocked = [
+        name for name in fields
+        if field_access(user, model, name) != "edit"
+    ]
+    if blocked:
+        raise PermissionDenied(
+            "You may not change these fields: " + ", ".join(blocked) + ".",
+            errors={name: ["You do not have edit access to this field."] for name in blocked},
+        )
+
+
+def _model_errors(instance: Any, exclude: set[str]) -> dict[str, list[str]]:
+    try:
+        instance.full_clean(exclude=sorted(exclude), validate_unique=False, validate_constraints=False)
+    except DjangoValidationError as exc:
+        return {name: [str(m) for m in messages] for name, messages in exc.message_dict.items()}
+    return {}
+
+
+def _clean_account(fields: dict[str, Any], *, instance: Account) -> dict[str, Any]:
+    unknown = set(fields) - ACCOUNT_FIELDS - {"custom"}
+    if unknown:
+        raise ValidationFailed(
+            "Unknown fields.", errors={name: ["This field does not exist."] for name in unknown}
+        )
+    errors: dict[str, list[str]] = {}
+    cleaned = dict(fields)
+    kind = cleaned.get("kind", instance.kind)
+    if kind == AccountKind.PERSON:
+        first = cleaned.get("first_name", instance.first_name)
+        last = cleaned.get("last_name", instance.last_name)
+        if not (last or "").strip():
+            errors["last_name"] = ["A person account needs a last name."]
+        if not cleaned.get("name") and last:
+            cleaned["name"] = " ".join(p for p in (first, last) if p)
+    if "name" in cleaned or not instance.pk:
+        name = (cleaned.get("name", instance.name) or "").strip()
+        if not name:
+            errors.setdefault("name", ["Enter the account's name."])
+        cleaned["name"] = name
+    if cleaned.get("email"):
+        try:
+            cleaned["email"] = normalize_email(cleaned["email"])
+        except ValueError as exc:
+            errors["email"] = [str(exc)]
+    if cleaned.get("phone"):
+        try:
+            cleaned["phone"] = normalize_phone(
+                cleaned["phone"], cleaned.get("billing_country") or instance.billing_country or None
+            )
+        except ValueError as exc:
+            errors["phone"] = [str(exc)]
+    if cleaned.get("website") and not cleaned.get("domain"):
+        cleaned["domain"] = normalize_domain(cleaned["website"])
+    elif cleaned.get("domain"):
+        cleaned["domain"] = normalize_domain(cleaned["domain"])
+    if cleaned.get("revenue_currency"):
+        cleaned["revenue_currency"] = str(cleaned["revenue_currency"]).upper()
+    if cleaned.get("billing_country"):
+        cleaned["billing_country"] = str(cleaned["billing_country"]).upper()
+    parent = cleaned.get("parent")
+    if parent is not None and instance.pk and _creates_cycle(instance, parent):
+        errors["parent"] = ["An account cannot be its own ancestor; choose another parent."]
+    if "custom" in cleaned:
+        merged, custom_errors = clean_custom_values(
+            Account.object_type(), cleaned["custom"] or {}, existing=instance.custom
+        )
+        cleaned["custom"] = merged
+        errors.update(custom_errors)
+    elif not instance.pk:
+        _, custom_errors = clean_custom_values(Account.object_type(), {})
+        errors.update(custom_errors)
+    probe = Account(**{**_field_values(instance), **cleaned})
+    for name, messages in _model_errors(
+        probe, exclude={"owner", "team", "parent", "created_by", "deleted_by", "custom"}
+    ).items():
+        errors.setdefault(name, messages)
+    if errors:
+        raise ValidationFailed("Please correct the highlighted fields.", errors=errors)
+    return cleaned
+
+
+def _field_values(instance: Any) -> dict[str, Any]:
+    return {f.attname: getattr(instance, f.attname) for f in instance._meta.concrete_fields}
+
+
+def _creates_cycle(account: Account, parent: Account) -> bool:
+    seen: set[int] = set()
+    node: Account | None = parent
+    while node is not None:
+        if node.pk == account.pk or node.pk in seen:
+            return True
+        seen.add(node.pk)
+        node = Account.all_objects.filter(pk=node.parent_id).first() if node.parent_id else None
+    return False
+
+
+def account_create(*, user: Principal, via: str = Via.UI, **fields: Any) -> Account:
+    if not user.access_profile().may(Account.object_type(), Action.CREATE):
+        raise PermissionDenied("Your role may not create accounts.")
+    _check_field_security(Account, user, {k: v for k, v in fields.items() if v not in (None, "")})
+    fields.setdefault("owner", user)
+    cleaned = _clean_account(fields, instance=Account())
+    with transaction.atomic():
+        account = records.record_create(Account(**cleaned), actor=user, via=via)
+        search.index_record(account)
+    return account
+
+
+def account_update(
+    *, user: Principal, account: Account, expected_version: int | None = None,
+    via: str = Via.UI, **fields: Any,
+) -> Account:
+    _check_field_security(Account, user, fields)
+    cleaned = _clean_account(fields, instance=account)
+    with transaction.atomic():
+        account = records.record_update(
+            account, changes=cleaned, actor=user, via=via, expected_version=expected_version
+        )
+        search.index_record(account)
+    return account
+
+
+def account_delete(*, user: Principal, account: Account, via: str = Via.UI) -> Account:
+    with transaction.atomic():
+        records.record_soft_delete(account, actor=user, via=via)
+        search.unindex_record(account)
+    return account
+
+
+def account_restore(*, user: Principal, account: Account, via: str = Via.UI) -> Account:
+    with transaction.atomic():
+        records.record_restore(account, actor=user, via=via)
+        search.index_record(account)
+    return account
+
+
+def _clean_contact(fields: dict[str, Any], *, instance: Contact) -> dict[str, Any]:
+    unknown = set(fields) - CONTACT_FIELDS - {"custom"}
+    if unknown:
+        raise ValidationFailed(
+            "Unknown fields.", errors={name: ["This field does not exist."] for name in unknown}
+        )
+    errors: dict[str, list[str]] = {}
+    cleaned = dict(fields)
+    if "last_name" in cleaned or not instance.pk:
+        last = (cleaned.get("last_name", instance.last_name) or "").strip()
+        if not last:
+            errors["last_name"] = ["Enter the contact's last name."]
+        cleaned["last_name"] = last
+    if cleaned.get("email"):
+        try:
+            cleaned["email"] = normalize_email(cleaned["email"])
+        except ValueError as exc:
+            errors["email"] = [str(exc)]
+    if cleaned.get("phone"):
+        try:
+            cleaned["phone"] = normalize_phone(cleaned["phone"])
+        except ValueError as exc:
+            errors["phone"] = [str(exc)]
+    if "social" in cleaned and not isinstance(cleaned["social"] or {}, dict):
+        errors["social"] = ["Social handles are a mapping such as {\"linkedin\": \"ana-lee\"}."]
+    if "custom" in cleaned:
+        merged, custom_errors = clean_custom_values(
+            Contact.object_type(), cleaned["custom"] or {}, existing=instance.custom
+        )
+        cleaned["custom"] = merged
+        errors.update(custom_errors)
+    elif not instance.pk:
+        _, custom_errors = clean_custom_values(Contact.object_type(), {})
+        errors.update(custom_errors)
+    probe = Contact(**{**_field_values(instance), **cleaned})
+    for name, messages in _model_errors(
+        probe, exclude={"owner", "team", "account", "created_by", "deleted_by", "custom"}
+    ).items():
+        errors.setdefault(name, messages)
+    if errors:
+        raise ValidationFailed("Please correct the highlighted fields.", errors=errors)
+    return cleaned
+
+
+def _sync_primary_channels(contact: Contact) -> None:
+    """Keep the typed email/phone lists holding the contact's primary email and phone."""
+    if contact.email:
+        ContactEmail.objects.filter(contact=contact, is_primary=True).exclude(
+            email=contact.email
+        ).update(is_primary=False)
+        email, _ = ContactEmail.objects.get_or_create(contact=contact, email=contact.email)
+        if not email.is_primary:
+            email.is_primary = True
+            email.save(update_fields=["is_primary"])
+    if contact.phone:
+        ContactPhone.objects.filter(contact=contact, is_primary=True).exclude(
+            number=contact.phone
+        ).update(is_primary=False)
+        phone, _ = ContactPhone.objects.get_or_create(contact=contact, number=contact.phone)
+        if not phone.is_primary:
+            phone.is_primary = True
+            phone.save(update_fields=["is_primary"])
+
+
+def contact_create(*, user: Principal, via: str = Via.UI, **fields: Any) -> Contact:
+    if not user.access_profile().may(Contact.object_type(), Action.CREATE):
+        raise PermissionDenied("Your role may not create contacts.")
+    _check_field_security(Contact, user, {k: v for k, v in fields.items() if v not in (None, "")})
+    fields.setdefault("owner", user)
+    cleaned = _clean_contact(fields, instance=Contact())
+    with transaction.atomic():
+        contact = records.record_create(Contact(**cleaned), actor=user, via=via)
+        _sync_primary_channels(contact)
+        search.index_record(contact)
+    return contact
+
+
+def contact_update(
+    *, user: Principal, contact: Contact, expected_version: int | None = None,
+    via: str = Via.UI, **fields: Any,
+) -> Contact:
+    _check_field_security(Contact, user, fields)
+    cleaned = _clean_contact(fields, instance=contact)
+    with transaction.atomic():
+        contact = records.record_update(
+            contact, changes=cleaned, actor=user, via=via, expected_version=expected_version
+        )
+        _sync_primary_channels(contact)
+        search.index_record(contact)
+    return contact
+
+
+def contact_delete(*, user: Principal, contact: Contact, via: str = Via.UI) -> Contact:
+    with transaction.atomic():
+        records.record_soft_delete(contact, actor=user, via=via)
+        search.unindex_record(contact)
+    return contact
+
+
+def contact_restore(*, user: Principal, contact: Contact, via: str = Via.UI) -> Contact:
+    with transaction.atomic():
+        records.record_restore(contact, actor=user, via=via)
+        search.index_record(contact)
+    return contact
+
+
+def contact_address_add(*, contact: Contact, is_primary: bool = False, **fields: Any) -> ContactAddress:
+    with transaction.atomic():
+        if is_primary:
+            ContactAddress.objects.filter(contact=contact, is_primary=True).update(is_primary=False)
+        return ContactAddress.objects.create(contact=contact, is_primary=is_primary, **fields)

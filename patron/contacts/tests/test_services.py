@@ -1,0 +1,59 @@
+from __future__ import annotations
+
+import pytest
+
+from patron.contacts.models import Account, Contact
+from patron.contacts.services import account_create, account_update, contact_create
+from patron.core.exceptions import ValidationFailed, VersionConflict
+from patron.core.models import ChangeLogEntry
+
+pytestmark = pytest.mark.django_db
+
+
+def test_account_create_normalises_domain_and_phone(rep):
+    account = account_create(
+        user=rep, name="Acme", website="https://www.Acme.com/about", phone="+1 415 555 0100"
+    )
+    assert account.domain == "acme.com"
+    assert account.phone == "+14155550100"
+    assert account.owner == rep
+
+
+def test_account_update_with_stale_version_is_refused_and_writes_nothing(rep):
+    account = account_create(user=rep, name="Acme")
+    account_update(user=rep, account=account, expected_version=1, industry="Software")
+    stale = Account.objects.get(pk=account.pk)
+    stale.version = 1
+    with pytest.raises(VersionConflict):
+        account_update(user=rep, account=stale, expected_version=1, industry="Retail")
+    assert Account.objects.get(pk=account.pk).industry == "Software"
+
+
+def test_update_writes_change_log_with_old_and_new(rep):
+    account = account_create(user=rep, name="Acme")
+    account_update(user=rep, account=account, industry="Software")
+    entry = ChangeLogEntry.objects.filter(object_id=account.pk, action="update").get()
+    assert entry.changes == {"industry": ["", "Software"]}
+    assert entry.actor == rep
+
+
+def test_account_parent_cycle_is_refused(rep):
+    parent = account_create(user=rep, name="Parent")
+    child = account_create(user=rep, name="Child", parent=parent)
+    with pytest.raises(ValidationFailed) as excinfo:
+        account_update(user=rep, account=parent, parent=child)
+    assert "parent" in excinfo.value.errors
+
+
+def test_contact_create_rejects_bad_email_naming_the_field(rep):
+    with pytest.raises(ValidationFailed) as excinfo:
+        contact_create(user=rep, last_name="Lee", email="not-an-email")
+    assert list(excinfo.value.errors) == ["email"]
+    assert not Contact.objects.exists()
+
+
+def test_visibility_owner_manager_and_stranger(rep, other_rep, manager):
+    account = account_create(user=rep, name="Mine")
+    assert list(Account.objects.visible_to(rep)) == [account]
+    assert list(Account.objects.visible_to(manager)) == [account]
+    assert list(Account.objects.visible_to(other_rep)) == []

@@ -1,0 +1,10 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import HttpRequest
+
+
+def navigation(request: HttpRequest) -> dict[str, Any]:
+    """The left navigation, by area (filled in as apps arrive)."""
+    return {}

@@ -1,0 +1,41 @@
+"""Domain errors that views and the API translate into clear messages or problem documents."""
+
+from __future__ import annotations
+
+
+class PatronError(Exception):
+    """Base of errors a user can act on."""
+
+    status = 400
+    title = "Bad request"
+
+    def __init__(self, detail: str, *, errors: dict[str, list[str]] | None = None) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.errors = errors or {}
+
+
+class RecordNotFound(PatronError):
+    status = 404
+    title = "Not found"
+
+
+class PermissionDenied(PatronError):
+    status = 403
+    title = "Permission denied"
+
+
+class ValidationFailed(PatronError):
+    status = 422
+    title = "Validation failed"
+
+
+class VersionConflict(PatronError):
+    """A save based on a stale version; nothing was written."""
+
+    status = 412
+    title = "Version conflict"
+
+    def __init__(self, detail: str, *, current_version: int) -> None:
+        super().__init__(detail)
+        self.current_version = current_version

@@ -1,0 +1,186 @@
+"""Record visibility compiled to SQL predicates, and its explanation.
+
+Access to a record is the union of: administrator, org-wide default, owner, team, role
+hierarchy (owners in roles below the user's), explicit shares, and predicates that other
+apps register (account teams, territories, opportunity teams) through
+``register_visibility_rule``. Each rule returns a ``Q`` so a list stays one query.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from django.contrib.contenttypes.models import ContentType
+from django.db import models
+from django.db.models import Q
+
+from patron.core.choices import Action, FieldAccess, OrgWideAccess, ShareAccess
+
+
+class Principal(Protocol):
+    """What visibility needs to know about a user (users.User satisfies it)."""
+
+    pk: Any
+    is_superuser: bool
+    is_active: bool
+
+    @property
+    def role_id(self) -> int | None: ...
+
+    def access_profile(self) -> AccessProfile: ...
+
+
+@dataclass(frozen=True)
+class AccessProfile:
+    """A user's role, hierarchy path, teams and object permissions, loaded once per request."""
+
+    user_id: int
+    is_admin: bool
+    role_id: int | None
+    role_path: str
+    team_ids: frozenset[int]
+    permissions: dict[str, frozenset[str]]
+    org_defaults: dict[str, str]
+    field_access: dict[tuple[str, str], str]
+
+    def may(self, object_type: str, action: str) -> bool:
+        return self.is_admin or action in self.permissions.get(object_type, frozenset())
+
+    def org_default(self, object_type: str) -> str:
+        return self.org_defaults.get(object_type, OrgWideAccess.PRIVATE)
+
+
+VisibilityRule = Callable[[AccessProfile, str], Q]
+ExplainRule = Callable[[AccessProfile, models.Model], list[str]]
+
+_rules: dict[str, list[tuple[VisibilityRule, ExplainRule | None]]] = {}
+
+
+def register_visibility_rule(
+    model: type[models.Model], rule: VisibilityRule, explain: ExplainRule | None = None
+) -> None:
+    """Let a higher app widen visibility of ``model`` (called from its AppConfig.ready)."""
+    _rules.setdefault(model._meta.label_lower, []).append((rule, explain))
+
+
+def _write_actions() -> frozenset[str]:
+    return frozenset({Action.UPDATE, Action.DELETE})
+
+
+def visibility_filter(model: type[models.Model], user: Principal, action: str) -> Q | None:
+    """A ``Q`` selecting the rows of ``model`` that ``user`` may ``action``; None means all."""
+    if not user.is_active:
+        return Q(pk__in=[])
+    profile = user.access_profile()
+    object_type = model._meta.label_lower
+    if profile.is_admin:
+        return None
+    if not profile.may(object_type, action):
+        return Q(pk__in=[])
+    if action == Action.CREATE:
+        return None
+    default = profile.org_default(object_type)
+    if default == OrgWideAccess.PUBLIC_READ_WRITE:
+        return None
+    if default == OrgWideAccess.PUBLIC_READ and action not in _write_actions():
+        return None
+
+    condition = Q(owner_id=profile.user_id)
+    if profile.role_path:
+        condition |= Q(owner__role__path__startswith=profile.role_path) & ~Q(
+            owner__role_id=profile.role_id
+        )
+    if profile.team_ids:
+        condition |= Q(team_id__in=profile.team_ids)
+    condition |= Q(pk__in=_shared_ids(model, profile, action))
+    for rule, _explain in _rules.get(object_type, []):
+        condition |= rule(profile, action)
+    return condition
+
+
+def _shared_ids(model: type[models.Model], profile: AccessProfile, action: str) -> Any:
+    from patron.core.models import RecordShare
+
+    grantee = Q(user_id=profile.user_id)
+    if profile.team_ids:
+        grantee |= Q(team_id__in=profile.team_ids)
+    if profile.role_id:
+        grantee |= Q(role_id=profile.role_id)
+    shares = RecordShare.objects.filter(
+        grantee, content_type=ContentType.objects.get_for_model(model)
+    )
+    if action in _write_actions():
+        shares = shares.filter(access=ShareAccess.EDIT)
+    return shares.values("object_id")
+
+
+def can_access(user: Principal, record: models.Model, action: str) -> bool:
+    """Whether ``user`` may ``action`` one record (one indexed query)."""
+    condition = visibility_filter(type(record), user, action)
+    if condition is None:
+        return True
+    manager = type(record)._base_manager
+    return manager.filter(condition, pk=record.pk).exists()
+
+
+def explain_access(user: Principal, record: Any) -> list[str]:
+    """Plain-language reasons why ``user`` can see ``record`` (empty when they cannot)."""
+    profile = user.access_profile()
+    object_type = type(record)._meta.label_lower
+    if profile.is_admin:
+        return ["You are an administrator, who can see every record."]
+    if not profile.may(object_type, Action.READ):
+        return []
+    reasons: list[str] = []
+    default = profile.org_default(object_type)
+    if default in (OrgWideAccess.PUBLIC_READ, OrgWideAccess.PUBLIC_READ_WRITE):
+        label = OrgWideAccess(default).label.lower()
+        reasons.append(f"The organisation-wide default for this kind of record is {label}.")
+    owner = getattr(record, "owner", None)
+    if record.owner_id == profile.user_id:
+        reasons.append("You own this record.")
+    elif owner is not None and owner.role_id and profile.role_path:
+        owner_path = owner.role.path if owner.role else ""
+        if owner_path.startswith(profile.role_path) and owner.role_id != profile.role_id:
+            reasons.append(
+                f"The owner, {owner}, is in the role {owner.role}, which is below your role "
+                "in the hierarchy."
+            )
+    if getattr(record, "team_id", None) and record.team_id in profile.team_ids:
+        reasons.append(f"You are a member of the record's team, {record.team}.")
+    from patron.core.models import RecordShare
+
+    shares = RecordShare.objects.filter(
+        content_type=ContentType.objects.get_for_model(type(record)), object_id=record.pk
+    ).select_related("user", "team", "role")
+    for share in shares:
+        via = None
+        if share.user_id == profile.user_id:
+            via = "you"
+        elif share.team_id in profile.team_ids:
+            via = f"your team {share.team}"
+        elif share.role_id and share.role_id == profile.role_id:
+            via = f"your role {share.role}"
+        if via:
+            reasons.append(f"The record is shared with {via} ({share.get_access_display()}).")
+    for _rule, explain in _rules.get(object_type, []):
+        if explain is not None:
+            reasons.extend(explain(profile, record))
+    return reasons
+
+
+def field_access(user: Principal, model: type[models.Model], field: str) -> str:
+    """How ``user`` may see a field: edit, read_only or hidden (only sensitive fields vary)."""
+    from patron.core.custom_fields import sensitive_custom_keys
+
+    sensitive = set(getattr(model, "SENSITIVE_FIELDS", frozenset()))
+    object_type = model._meta.label_lower
+    sensitive |= {f"custom.{key}" for key in sensitive_custom_keys(object_type)}
+    if field not in sensitive:
+        return FieldAccess.EDIT
+    profile = user.access_profile()
+    if profile.is_admin:
+        return FieldAccess.EDIT
+    return profile.field_access.get((object_type, field), FieldAccess.HIDDEN)
