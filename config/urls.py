@@ -1,6 +1,9 @@
 from django.urls import include, path
 
+from config.api_v1 import api
+
 urlpatterns = [
+    path("api/v1/", api.urls),
     path("", include("patron.core.urls")),
     path("", include("patron.users.urls")),
     path("", include("patron.contacts.urls")),

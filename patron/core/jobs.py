@@ -1,0 +1,70 @@
+"""User-visible background jobs: a Job row records progress that pages show as a bar.
+
+Tasks are enqueued only after the surrounding transaction commits, carry ids only, and are
+idempotent: a job that is already done is not run again when a message is redelivered.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from patron.core.choices import JobStatus
+from patron.core.models import Job
+
+
+def enqueue(task_name: str, *args: Any, **kwargs: Any) -> None:
+    """Send a Celery task by name once the current transaction has committed."""
+    from celery import current_app
+
+    transaction.on_commit(lambda: current_app.send_task(task_name, args=args, kwargs=kwargs))
+
+
+def job_start(*, kind: str, user: Any, params: dict[str, Any], task_name: str) -> Job:
+    """Create a Job row and enqueue ``task_name(job_id)`` after commit."""
+    job = Job.objects.create(kind=kind, created_by=user, params=params)
+    enqueue(task_name, job.pk)
+    return job
+
+
+def job_claim(job_id: int) -> Job | None:
+    """Mark a queued job running; None when it is finished already (a redelivery)."""
+    with transaction.atomic():
+        job = Job.objects.select_for_update().filter(pk=job_id).first()
+        if job is None or job.status in (JobStatus.DONE, JobStatus.FAILED):
+            return None
+        job.status = JobStatus.RUNNING
+        job.started_at = job.started_at or timezone.now()
+        job.save(update_fields=["status", "started_at"])
+        return job
+
+
+def job_progress(job: Job, *, done: int, total: int | None = None, message: str = "") -> None:
+    job.progress_done = done
+    if total is not None:
+        job.progress_total = total
+    if message:
+        job.message = message[:300]
+    Job.objects.filter(pk=job.pk).update(
+        progress_done=job.progress_done, progress_total=job.progress_total, message=job.message
+    )
+
+
+def job_finish(job: Job, *, result: dict[str, Any] | None = None, message: str = "") -> None:
+    job.status = JobStatus.DONE
+    job.finished_at = timezone.now()
+    job.result = result or {}
+    job.message = message[:300] or "Done"
+    if job.progress_total is not None:
+        job.progress_done = job.progress_total
+    job.save()
+
+
+def job_fail(job: Job, *, error: str) -> None:
+    job.status = JobStatus.FAILED
+    job.finished_at = timezone.now()
+    job.error = error
+    job.message = "Failed"
+    job.save()
