@@ -42,4 +42,6 @@ def other_rep(sales_roles):
 
 @pytest.fixture
 def manager(sales_roles):
-    return UserFactory(role=sales_roles["manager"], email="manager@example.com", full_name="Mia Manager")
+    return UserFactory(
+        role=sales_roles["manager"], email="manager@example.com", full_name="Mia Manager"
+    )

@@ -20,12 +20,12 @@ BASE_DIR = Path(__file__).resolve().parent.parent.parent
 DATA_DIR = data_dir(env)
 PRODUCTION = env.is_set("DATABASE_URL")
 
-DEBUG = env.bool("DEBUG", default=False)
+DEBUG = env.boolean("DEBUG", default=False)
 SECRET_KEY = secret_key(env, DATA_DIR, required=PRODUCTION)
 if PRODUCTION and not env.is_set("ALLOWED_HOSTS"):
     raise EnvError("ALLOWED_HOSTS", "is required in production (DATABASE_URL is set)")
-ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]", "testserver"])
-CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", [])
+ALLOWED_HOSTS = env.strings("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]", "testserver"])
+CSRF_TRUSTED_ORIGINS = env.strings("CSRF_TRUSTED_ORIGINS", [])
 
 INSTALLED_APPS = [
     "django.contrib.auth",
@@ -98,7 +98,11 @@ else:
 DATABASES = {"default": _db}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-CACHES = {"default": cache_config(env.url("CACHE_URL", None, schemes={"redis", "rediss", "locmem", "dummy"}), DATA_DIR)}
+CACHES = {
+    "default": cache_config(
+        env.url("CACHE_URL", None, schemes={"redis", "rediss", "locmem", "dummy"}), DATA_DIR
+    )
+}
 
 _email = email_config(
     env.url("EMAIL_URL", None, schemes={"smtp", "smtp+tls", "smtp+ssl", "console", "file"}),
@@ -121,10 +125,10 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
-SESSION_COOKIE_AGE = env.int("SESSION_TIMEOUT_MINUTES", 60 * 8, minimum=5) * 60
-SESSION_IDLE_TIMEOUT = env.int("SESSION_IDLE_MINUTES", 60, minimum=1) * 60
-LOGIN_THROTTLE_ATTEMPTS = env.int("LOGIN_THROTTLE_ATTEMPTS", 5, minimum=1)
-LOGIN_THROTTLE_WINDOW = env.int("LOGIN_THROTTLE_WINDOW_SECONDS", 900, minimum=1)
+SESSION_COOKIE_AGE = env.integer("SESSION_TIMEOUT_MINUTES", 60 * 8, minimum=5) * 60
+SESSION_IDLE_TIMEOUT = env.integer("SESSION_IDLE_MINUTES", 60, minimum=1) * 60
+LOGIN_THROTTLE_ATTEMPTS = env.integer("LOGIN_THROTTLE_ATTEMPTS", 5, minimum=1)
+LOGIN_THROTTLE_WINDOW = env.integer("LOGIN_THROTTLE_WINDOW_SECONDS", 900, minimum=1)
 
 LANGUAGE_CODE = "en"
 TIME_ZONE = "UTC"
@@ -146,7 +150,7 @@ STORAGES = {
     },
 }
 WHITENOISE_USE_FINDERS = not PRODUCTION
-DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("MAX_REQUEST_BYTES", 5 * 1024 * 1024, minimum=1024)
+DATA_UPLOAD_MAX_MEMORY_SIZE = env.integer("MAX_REQUEST_BYTES", 5 * 1024 * 1024, minimum=1024)
 
 # Celery: the embedded default uses kombu's filesystem transport under the data directory,
 # which carries tasks durably between separate processes without a server.
@@ -179,11 +183,11 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 SESSION_COOKIE_HTTPONLY = True
 if PRODUCTION and not DEBUG:
-    _https = env.bool("HTTPS", default=True)
+    _https = env.boolean("HTTPS", default=True)
     SECURE_SSL_REDIRECT = _https
     SESSION_COOKIE_SECURE = _https
     CSRF_COOKIE_SECURE = _https
-    SECURE_HSTS_SECONDS = env.int("HSTS_SECONDS", 31536000) if _https else 0
+    SECURE_HSTS_SECONDS = env.integer("HSTS_SECONDS", 31536000) if _https else 0
     SECURE_HSTS_INCLUDE_SUBDOMAINS = _https
     SECURE_HSTS_PRELOAD = _https
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
@@ -193,7 +197,7 @@ LOGGING: dict[str, Any] = {
     "version": 1,
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", "INFO").upper()},
+    "root": {"handlers": ["console"], "level": env.string("LOG_LEVEL", "INFO").upper()},
 }
 
 NINJA_PAGINATION_MAX_LIMIT = 200

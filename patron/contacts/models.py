@@ -109,7 +109,8 @@ class ContactEmail(models.Model):
         ordering = ["-is_primary", "id"]
         constraints = [
             models.UniqueConstraint(
-                fields=["contact"], condition=models.Q(is_primary=True),
+                fields=["contact"],
+                condition=models.Q(is_primary=True),
                 name="one_primary_email_per_contact",
             )
         ]
@@ -125,7 +126,8 @@ class ContactPhone(models.Model):
         ordering = ["-is_primary", "id"]
         constraints = [
             models.UniqueConstraint(
-                fields=["contact"], condition=models.Q(is_primary=True),
+                fields=["contact"],
+                condition=models.Q(is_primary=True),
                 name="one_primary_phone_per_contact",
             )
         ]
@@ -140,7 +142,8 @@ class ContactAddress(Address):
         ordering = ["-is_primary", "id"]
         constraints = [
             models.UniqueConstraint(
-                fields=["contact"], condition=models.Q(is_primary=True),
+                fields=["contact"],
+                condition=models.Q(is_primary=True),
                 name="one_primary_address_per_contact",
             )
         ]

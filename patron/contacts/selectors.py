@@ -14,11 +14,11 @@ from patron.core.visibility import Principal, can_access
 
 
 def account_list(*, user: Principal) -> RecordQuerySet[Account]:
-    return Account.objects.visible_to(user).select_related("owner", "parent")  # type: ignore[return-value]
+    return Account.objects.visible_to(user).select_related("owner", "parent")
 
 
 def contact_list(*, user: Principal) -> RecordQuerySet[Contact]:
-    return Contact.objects.visible_to(user).select_related("owner", "account")  # type: ignore[return-value]
+    return Contact.objects.visible_to(user).select_related("owner", "account")
 
 
 def _get(model: Any, queryset: Any, *, user: Principal, pk: Any, action: str) -> Any:
@@ -44,7 +44,9 @@ def account_get(*, user: Principal, pk: Any, action: str = Action.READ) -> Accou
 
 
 def contact_get(*, user: Principal, pk: Any, action: str = Action.READ) -> Contact:
-    queryset = Contact.objects.select_related("owner", "owner__role", "account", "team").prefetch_related(
+    queryset = Contact.objects.select_related(
+        "owner", "owner__role", "account", "team"
+    ).prefetch_related(
         Prefetch("emails", queryset=ContactEmail.objects.all()),
         Prefetch("phones", queryset=ContactPhone.objects.all()),
         Prefetch("addresses", queryset=ContactAddress.objects.all()),
@@ -53,7 +55,9 @@ def contact_get(*, user: Principal, pk: Any, action: str = Action.READ) -> Conta
     return record
 
 
-def contact_duplicates(*, email: str = "", phone: str = "", exclude_pk: int | None = None) -> list[Contact]:
+def contact_duplicates(
+    *, email: str = "", phone: str = "", exclude_pk: int | None = None
+) -> list[Contact]:
     """Contacts whose normalised email or phone matches (for the duplicate warning)."""
     from django.db.models import Q
 

@@ -29,10 +29,7 @@ CONTACT_FIELDS = frozenset(
 
 
 def _check_field_security(model: type[Any], user: Principal, fields: dict[str, Any]) -> None:
-    blocked = [
-        name for name in fields
-        if field_access(user, model, name) != "edit"
-    ]
+    blocked = [name for name in fields if field_access(user, model, name) != "edit"]
     if blocked:
         raise PermissionDenied(
             "You may not change these fields: " + ", ".join(blocked) + ".",
@@ -42,7 +39,9 @@ def _check_field_security(model: type[Any], user: Principal, fields: dict[str, A
 
 def _model_errors(instance: Any, exclude: set[str]) -> dict[str, list[str]]:
     try:
-        instance.full_clean(exclude=sorted(exclude), validate_unique=False, validate_constraints=False)
+        instance.full_clean(
+            exclude=sorted(exclude), validate_unique=False, validate_constraints=False
+        )
     except DjangoValidationError as exc:
         return {name: [str(m) for m in messages] for name, messages in exc.message_dict.items()}
     return {}
@@ -139,8 +138,12 @@ def account_create(*, user: Principal, via: str = Via.UI, **fields: Any) -> Acco
 
 
 def account_update(
-    *, user: Principal, account: Account, expected_version: int | None = None,
-    via: str = Via.UI, **fields: Any,
+    *,
+    user: Principal,
+    account: Account,
+    expected_version: int | None = None,
+    via: str = Via.UI,
+    **fields: Any,
 ) -> Account:
     _check_field_security(Account, user, fields)
     cleaned = _clean_account(fields, instance=account)
@@ -190,7 +193,7 @@ def _clean_contact(fields: dict[str, Any], *, instance: Contact) -> dict[str, An
         except ValueError as exc:
             errors["phone"] = [str(exc)]
     if "social" in cleaned and not isinstance(cleaned["social"] or {}, dict):
-        errors["social"] = ["Social handles are a mapping such as {\"linkedin\": \"ana-lee\"}."]
+        errors["social"] = ['Social handles are a mapping such as {"linkedin": "ana-lee"}.']
     if "custom" in cleaned:
         merged, custom_errors = clean_custom_values(
             Contact.object_type(), cleaned["custom"] or {}, existing=instance.custom
@@ -244,8 +247,12 @@ def contact_create(*, user: Principal, via: str = Via.UI, **fields: Any) -> Cont
 
 
 def contact_update(
-    *, user: Principal, contact: Contact, expected_version: int | None = None,
-    via: str = Via.UI, **fields: Any,
+    *,
+    user: Principal,
+    contact: Contact,
+    expected_version: int | None = None,
+    via: str = Via.UI,
+    **fields: Any,
 ) -> Contact:
     _check_field_security(Contact, user, fields)
     cleaned = _clean_contact(fields, instance=contact)
@@ -272,7 +279,9 @@ def contact_restore(*, user: Principal, contact: Contact, via: str = Via.UI) -> 
     return contact
 
 
-def contact_address_add(*, contact: Contact, is_primary: bool = False, **fields: Any) -> ContactAddress:
+def contact_address_add(
+    *, contact: Contact, is_primary: bool = False, **fields: Any
+) -> ContactAddress:
     with transaction.atomic():
         if is_primary:
             ContactAddress.objects.filter(contact=contact, is_primary=True).update(is_primary=False)

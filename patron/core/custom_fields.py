@@ -37,7 +37,9 @@ def clean_custom_values(
 
     Error keys are ``custom.<key>`` so forms and the API can show them on the field.
     """
-    defs = {d.key: d for d in (definitions if definitions is not None else definitions_for(object_type))}
+    defs = {
+        d.key: d for d in (definitions if definitions is not None else definitions_for(object_type))
+    }
     merged = dict(existing or {})
     errors: dict[str, list[str]] = {}
     for key, raw in values.items():
@@ -55,12 +57,16 @@ def clean_custom_values(
         else:
             merged[key] = cleaned
     for key, definition in defs.items():
-        if definition.required and merged.get(key) in (None, "", []) and f"custom.{key}" not in errors:
+        if (
+            definition.required
+            and merged.get(key) in (None, "", [])
+            and f"custom.{key}" not in errors
+        ):
             errors[f"custom.{key}"] = [f"{definition.label} is required."]
     return merged, errors
 
 
-def clean_value(definition: CustomFieldDefinition, raw: Any) -> Any:  # noqa: C901, PLR0911
+def clean_value(definition: CustomFieldDefinition, raw: Any) -> Any:
     """One value in JSON-native form, or ValueError with a message for the user."""
     if raw is None or raw == "" or raw == []:
         return None

@@ -33,7 +33,7 @@ class Env:
     def is_set(self, name: str) -> bool:
         return bool(self._environ.get(name, "").strip())
 
-    def str(self, name: str, default: str | None = None, *, required: bool = False) -> str:
+    def string(self, name: str, default: str | None = None, *, required: bool = False) -> str:
         raw = self._environ.get(name, "").strip()
         if raw:
             return raw
@@ -41,7 +41,7 @@ class Env:
             raise EnvError(name, "is required but not set")
         return default
 
-    def bool(self, name: str, default: bool) -> bool:
+    def boolean(self, name: str, default: bool) -> bool:
         raw = self._environ.get(name, "").strip().lower()
         if not raw:
             return default
@@ -51,7 +51,7 @@ class Env:
             return False
         raise EnvError(name, f"expected true or false, got {raw!r}")
 
-    def int(self, name: str, default: int, *, minimum: int = 0) -> int:
+    def integer(self, name: str, default: int, *, minimum: int = 0) -> int:
         raw = self._environ.get(name, "").strip()
         if not raw:
             return default
@@ -63,7 +63,7 @@ class Env:
             raise EnvError(name, f"must be at least {minimum}, got {value}")
         return value
 
-    def list(self, name: str, default: list[str]) -> list[str]:
+    def strings(self, name: str, default: list[str]) -> list[str]:
         raw = self._environ.get(name, "").strip()
         if not raw:
             return default
@@ -86,7 +86,7 @@ class Env:
 
 def data_dir(env: Env) -> Path:
     """Where the embedded database, broker folders, keys and uploads live."""
-    path = Path(env.str("PATRON_DATA_DIR", "var")).expanduser().resolve()
+    path = Path(env.string("PATRON_DATA_DIR", "var")).expanduser().resolve()
     try:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -97,7 +97,7 @@ def data_dir(env: Env) -> Path:
 def secret_key(env: Env, directory: Path, *, required: bool) -> str:
     """The secret key: from SECRET_KEY, or generated once and kept in the data directory."""
     if env.is_set("SECRET_KEY"):
-        key = env.str("SECRET_KEY")
+        key = env.string("SECRET_KEY")
         if len(key) < 50:
             raise EnvError("SECRET_KEY", "must be at least 50 characters long")
         return key

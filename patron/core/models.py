@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, ClassVar, Self, TypeVar
 
 from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
@@ -10,6 +10,7 @@ from django.db import models
 from django.utils import timezone
 
 from patron.core.choices import (
+    Action,
     CustomFieldType,
     FieldAccess,
     JobStatus,
@@ -20,6 +21,9 @@ from patron.core.choices import (
 )
 from patron.core.querysets import RecordQuerySet
 
+if TYPE_CHECKING:
+    from patron.core.visibility import Principal
+
 
 class TimeStampedModel(models.Model):
     created_at = models.DateTimeField(default=timezone.now, editable=False, db_index=True)
@@ -29,11 +33,27 @@ class TimeStampedModel(models.Model):
         abstract = True
 
 
-class RecordManager(models.Manager["BusinessRecord"]):
+_M = TypeVar("_M", bound=models.Model)
+
+
+class AllRecordsManager(models.Manager[_M]):
+    """Every row, soft-deleted ones included (recycle bin, restore, base manager)."""
+
+    def get_queryset(self) -> RecordQuerySet[_M]:
+        return RecordQuerySet(self.model, using=self._db)
+
+    def visible_to(self, user: Principal, action: str = Action.READ) -> RecordQuerySet[_M]:
+        return self.get_queryset().visible_to(user, action)
+
+    def deleted(self) -> RecordQuerySet[_M]:
+        return self.get_queryset().deleted()
+
+
+class RecordManager(AllRecordsManager[_M]):
     """Default manager: soft-deleted rows are left out."""
 
-    def get_queryset(self) -> RecordQuerySet[Any]:
-        return RecordQuerySet(self.model, using=self._db).filter(deleted_at__isnull=True)
+    def get_queryset(self) -> RecordQuerySet[_M]:
+        return super().get_queryset().filter(deleted_at__isnull=True)
 
 
 class BusinessRecord(TimeStampedModel):
@@ -49,19 +69,25 @@ class BusinessRecord(TimeStampedModel):
         "users.Team", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
         related_name="+",
     )
     version = models.PositiveIntegerField(default=1)
     deleted_at = models.DateTimeField(null=True, blank=True, db_index=True)
     deleted_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
         related_name="+",
     )
     custom = models.JSONField(default=dict, blank=True)
 
-    objects = RecordManager.from_queryset(RecordQuerySet)()
-    all_objects = models.Manager.from_queryset(RecordQuerySet)()
+    objects: ClassVar[RecordManager[Self]] = RecordManager()
+    all_objects: ClassVar[AllRecordsManager[Self]] = AllRecordsManager()
 
     # Field names that field-level security treats as sensitive.
     SENSITIVE_FIELDS: ClassVar[frozenset[str]] = frozenset()
@@ -155,7 +181,10 @@ class RecordShare(models.Model):
     content_type = models.ForeignKey(ContentType, on_delete=models.CASCADE)
     object_id = models.BigIntegerField()
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE,
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
         related_name="record_shares",
     )
     team = models.ForeignKey(
@@ -190,7 +219,10 @@ class ChangeLogEntry(models.Model):
     content_type = models.ForeignKey(ContentType, on_delete=models.CASCADE)
     object_id = models.BigIntegerField()
     actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
         related_name="+",
     )
     via = models.CharField(max_length=10, choices=Via.choices, default=Via.UI)
@@ -206,7 +238,10 @@ class ChangeLogEntry(models.Model):
 class SecurityEvent(models.Model):
     kind = models.CharField(max_length=30, choices=SecurityEventKind.choices)
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
         related_name="+",
     )
     email = models.CharField(max_length=254, blank=True)
@@ -224,7 +259,10 @@ class Job(models.Model):
     kind = models.CharField(max_length=50)
     status = models.CharField(max_length=10, choices=JobStatus.choices, default=JobStatus.QUEUED)
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
         related_name="+",
     )
     params = models.JSONField(default=dict, blank=True)
@@ -287,9 +325,7 @@ class IdempotencyRecord(models.Model):
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
 
     class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["user", "key"], name="uniq_idempotency_key")
-        ]
+        constraints = [models.UniqueConstraint(fields=["user", "key"], name="uniq_idempotency_key")]
 
 
 class SavedView(models.Model):

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from django.db import models
 
@@ -27,4 +27,3 @@ class RecordQuerySet(models.QuerySet[_M]):
 
     def deleted(self) -> RecordQuerySet[_M]:
         return self.filter(deleted_at__isnull=False)
-

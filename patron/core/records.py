@@ -81,7 +81,10 @@ def record_create(record: R, *, actor: Any, via: str = Via.UI) -> R:
     record.save(force_insert=True)
     after = snapshot(record)
     log_change(
-        record, actor=actor, via=via, action="create",
+        record,
+        actor=actor,
+        via=via,
+        action="create",
         changes={k: [None, v] for k, v in after.items() if v not in (None, "", {}, [])},
     )
     events.emit(event_name(record, "created"), pk=record.pk, actor_id=getattr(actor, "pk", None))

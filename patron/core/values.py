@@ -22,7 +22,8 @@ def normalize_phone(raw: str, region: str | None = None) -> str:
         number = phonenumbers.parse(text, (region or "US").upper())
     except phonenumbers.NumberParseException:
         raise ValueError(
-            f"{text!r} is not a phone number; write it with its country code, e.g. +44 20 7946 0958."
+            f"{text!r} is not a phone number; write it with its country code, "
+            "e.g. +44 20 7946 0958."
         ) from None
     if not phonenumbers.is_possible_number(number):
         raise ValueError(f"{text!r} has the wrong number of digits for a phone number.")
