@@ -6,6 +6,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import connection
@@ -43,3 +44,46 @@ def assert_max_queries(limit: int) -> Iterator[CaptureQueriesContext]:
 
 def unique(prefix: str) -> str:
     return f"{prefix}{next(_counter)}"
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """One page or API endpoint that shows a record.
+
+    ``kind`` decides how "sees it" is judged: ``list``, ``search`` and ``export`` must answer
+    200 and contain (or not contain) the record's marker text; ``detail`` must answer 200 for a
+    user who may see the record and 404 or 403 for one who may not.
+    """
+
+    name: str
+    url: str
+    kind: str
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+def check_visibility_matrix(
+    endpoints: list[Endpoint], *, marker: str, allowed: Any, denied: Any
+) -> None:
+    """Assert every endpoint shows the record to ``allowed`` and hides it from ``denied``."""
+    from django.test import Client
+
+    failures: list[str] = []
+    for user, may_see in ((allowed, True), (denied, False)):
+        client = Client()
+        client.force_login(user)
+        for endpoint in endpoints:
+            response = client.get(endpoint.url, headers=endpoint.headers)
+            body = b"".join(response.streaming_content) if response.streaming else response.content
+            shown = marker.encode() in body
+            who = f"{user} ({'may' if may_see else 'may not'} see)"
+            if endpoint.kind == "detail":
+                ok = response.status_code == 200 if may_see else response.status_code in (403, 404)
+            else:
+                ok = response.status_code == 200 and shown == may_see
+            if not ok:
+                failures.append(
+                    f"{endpoint.name} {endpoint.url}: {who} got {response.status_code}, "
+                    f"marker {'shown' if shown else 'absent'}"
+                )
+    if failures:
+        raise AssertionError("Visibility matrix failures:\n" + "\n".join(failures))
