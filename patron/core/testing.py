@@ -73,7 +73,7 @@ def check_visibility_matrix(
         client.force_login(user)
         for endpoint in endpoints:
             response = client.get(endpoint.url, headers=endpoint.headers)
-            body = b"".join(response.streaming_content) if response.streaming else response.content
+            body = response.getvalue() if response.streaming else response.content
             shown = marker.encode() in body
             who = f"{user} ({'may' if may_see else 'may not'} see)"
             if endpoint.kind == "detail":
