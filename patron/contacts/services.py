@@ -279,10 +279,138 @@ def contact_restore(*, user: Principal, contact: Contact, via: str = Via.UI) -> 
     return contact
 
 
-def contact_address_add(
-    *, contact: Contact, is_primary: bool = False, **fields: Any
-) -> ContactAddress:
+def _clean_channels(
+    items: list[dict[str, Any]],
+    *,
+    field: str,
+    value_key: str,
+    kinds: set[str],
+    normalize: Any,
+) -> tuple[list[dict[str, Any]], dict[str, list[str]]]:
+    """Validate typed emails or phones; exactly one primary when any are given."""
+    cleaned: list[dict[str, Any]] = []
+    errors: dict[str, list[str]] = {}
+    seen: set[str] = set()
+    for index, item in enumerate(items):
+        key = f"{field}.{index}"
+        kind = item.get("kind") or "work"
+        if kind not in kinds:
+            errors[f"{key}.kind"] = [f"Choose one of: {', '.join(sorted(kinds))}."]
+            continue
+        try:
+            value = normalize(str(item.get(value_key) or ""))
+        except ValueError as exc:
+            errors[f"{key}.{value_key}"] = [str(exc)]
+            continue
+        if value in seen:
+            errors[f"{key}.{value_key}"] = ["This appears twice in the list."]
+            continue
+        seen.add(value)
+        cleaned.append({"kind": kind, value_key: value, "is_primary": bool(item.get("is_primary"))})
+    if cleaned and not errors:
+        primaries = [c for c in cleaned if c["is_primary"]]
+        if len(primaries) > 1:
+            errors[field] = ["Mark only one as primary."]
+        elif not primaries:
+            cleaned[0]["is_primary"] = True
+    return cleaned, errors
+
+
+def contact_channels_replace(
+    *,
+    user: Principal,
+    contact: Contact,
+    emails: list[dict[str, Any]] | None = None,
+    phones: list[dict[str, Any]] | None = None,
+    addresses: list[dict[str, Any]] | None = None,
+    expected_version: int | None = None,
+    via: str = Via.UI,
+) -> Contact:
+    """Replace a contact's typed emails, phones and/or addresses (None leaves a list alone).
+
+    The primary email and phone are copied onto the contact (for lists, search and
+    matching), which bumps its version and writes the change log like any other edit.
+    """
+    from patron.contacts.choices import AddressKind, EmailKind, PhoneKind
+
+    errors: dict[str, list[str]] = {}
+    clean_emails: list[dict[str, Any]] | None = None
+    clean_phones: list[dict[str, Any]] | None = None
+    if emails is not None:
+        clean_emails, email_errors = _clean_channels(
+            emails,
+            field="emails",
+            value_key="email",
+            kinds=set(EmailKind.values),
+            normalize=normalize_email,
+        )
+        errors.update(email_errors)
+    if phones is not None:
+        clean_phones, phone_errors = _clean_channels(
+            phones,
+            field="phones",
+            value_key="number",
+            kinds=set(PhoneKind.values),
+            normalize=normalize_phone,
+        )
+        errors.update(phone_errors)
+    clean_addresses: list[dict[str, Any]] = []
+    for index, address in enumerate(addresses or []):
+        kind = address.get("kind") or "work"
+        if kind not in AddressKind.values:
+            errors[f"addresses.{index}.kind"] = [f"Choose one of: {', '.join(AddressKind.values)}."]
+            continue
+        country = str(address.get("country") or "").strip().upper()
+        if country and not (len(country) == 2 and country.isalpha()):
+            errors[f"addresses.{index}.country"] = ["Use the two-letter ISO code, e.g. DE."]
+            continue
+        clean_addresses.append(
+            {
+                "kind": kind,
+                "street": str(address.get("street") or "")[:300],
+                "city": str(address.get("city") or "")[:100],
+                "region": str(address.get("region") or "")[:100],
+                "postal_code": str(address.get("postal_code") or "")[:20],
+                "country": country,
+                "is_primary": bool(address.get("is_primary")),
+            }
+        )
+    if addresses is not None and sum(a["is_primary"] for a in clean_addresses) > 1:
+        errors["addresses"] = ["Mark only one address as primary."]
+    elif clean_addresses and not any(a["is_primary"] for a in clean_addresses):
+        clean_addresses[0]["is_primary"] = True
+    if errors:
+        raise ValidationFailed("Please correct the highlighted entries.", errors=errors)
+
+    primary_changes: dict[str, Any] = {}
     with transaction.atomic():
-        if is_primary:
-            ContactAddress.objects.filter(contact=contact, is_primary=True).update(is_primary=False)
-        return ContactAddress.objects.create(contact=contact, is_primary=is_primary, **fields)
+        if clean_emails is not None:
+            ContactEmail.objects.filter(contact=contact).delete()
+            ContactEmail.objects.bulk_create(
+                [ContactEmail(contact=contact, **item) for item in clean_emails]
+            )
+            primary_changes["email"] = next(
+                (e["email"] for e in clean_emails if e["is_primary"]), ""
+            )
+        if clean_phones is not None:
+            ContactPhone.objects.filter(contact=contact).delete()
+            ContactPhone.objects.bulk_create(
+                [ContactPhone(contact=contact, **item) for item in clean_phones]
+            )
+            primary_changes["phone"] = next(
+                (p["number"] for p in clean_phones if p["is_primary"]), ""
+            )
+        if addresses is not None:
+            ContactAddress.objects.filter(contact=contact).delete()
+            ContactAddress.objects.bulk_create(
+                [ContactAddress(contact=contact, **item) for item in clean_addresses]
+            )
+        contact = records.record_update(
+            contact,
+            changes=primary_changes,
+            actor=user,
+            via=via,
+            expected_version=expected_version,
+        )
+        search.index_record(contact)
+    return contact

@@ -3,7 +3,12 @@ from __future__ import annotations
 import pytest
 
 from patron.contacts.models import Account, Contact
-from patron.contacts.services import account_create, account_update, contact_create
+from patron.contacts.services import (
+    account_create,
+    account_update,
+    contact_channels_replace,
+    contact_create,
+)
 from patron.core.exceptions import ValidationFailed, VersionConflict
 from patron.core.models import ChangeLogEntry
 
@@ -57,3 +62,38 @@ def test_visibility_owner_manager_and_stranger(rep, other_rep, manager):
     assert list(Account.objects.visible_to(rep)) == [account]
     assert list(Account.objects.visible_to(manager)) == [account]
     assert list(Account.objects.visible_to(other_rep)) == []
+
+
+def test_channels_replace_keeps_one_primary_and_copies_it_to_the_contact(rep):
+    contact = contact_create(user=rep, last_name="Lee", email="ana@example.com")
+    contact_channels_replace(
+        user=rep,
+        contact=contact,
+        emails=[
+            {"kind": "work", "email": "Ana@Example.com"},
+            {"kind": "personal", "email": "ana.lee@home.example", "is_primary": True},
+        ],
+        phones=[{"kind": "mobile", "number": "+44 7700 900123"}],
+        addresses=[{"kind": "home", "city": "Leeds", "country": "gb"}],
+    )
+    contact.refresh_from_db()
+    assert contact.email == "ana.lee@home.example"
+    assert contact.phone == "+447700900123"
+    assert [(e.email, e.is_primary) for e in contact.emails.all()] == [
+        ("ana.lee@home.example", True),
+        ("ana@example.com", False),
+    ]
+    assert contact.addresses.get().country == "GB"
+
+
+def test_channels_replace_names_the_bad_entry_and_changes_nothing(rep):
+    contact = contact_create(user=rep, last_name="Lee", email="ana@example.com")
+    with pytest.raises(ValidationFailed) as excinfo:
+        contact_channels_replace(
+            user=rep,
+            contact=contact,
+            emails=[{"email": "ok@example.com"}, {"email": "broken@"}],
+            phones=[{"kind": "pager", "number": "+1 415 555 0100"}],
+        )
+    assert set(excinfo.value.errors) == {"emails.1.email", "phones.0.kind"}
+    assert list(contact.emails.values_list("email", flat=True)) == ["ana@example.com"]
