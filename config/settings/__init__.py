@@ -179,6 +179,11 @@ CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
 CELERY_TASK_ALWAYS_EAGER = False
 
+# First start of `patron run`: the administrator it creates and whether demo data is loaded.
+FIRST_ADMIN_EMAIL = env.string("PATRON_ADMIN_EMAIL", "admin@example.com")
+FIRST_ADMIN_PASSWORD = env.string("PATRON_ADMIN_PASSWORD", "")
+DEMO_ON_FIRST_START = not env.boolean("PATRON_NO_DEMO", default=False)
+
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 SESSION_COOKIE_HTTPONLY = True

@@ -1,0 +1,98 @@
+"""Explicit shares: grant one user, team or role read or edit access to one record."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.contenttypes.models import ContentType
+from django.db import models, transaction
+
+from patron.core.choices import Action, SecurityEventKind, ShareAccess
+from patron.core.exceptions import PermissionDenied, ValidationFailed
+from patron.core.models import RecordShare, SecurityEvent
+from patron.core.visibility import Principal, can_access
+
+
+def _may_manage_shares(user: Principal, record: models.Model) -> bool:
+    """Owners, their managers and administrators may share; editors via a share may not."""
+    profile = user.access_profile()
+    if profile.is_admin or getattr(record, "owner_id", None) == profile.user_id:
+        return True
+    owner = getattr(record, "owner", None)
+    owner_path = owner.role.path if owner is not None and owner.role else ""
+    below_me = (
+        owner is not None
+        and bool(profile.role_path)
+        and owner_path.startswith(profile.role_path)
+        and owner.role_id != profile.role_id
+    )
+    return below_me and can_access(user, record, Action.UPDATE)
+
+
+def share_list(*, record: models.Model) -> list[RecordShare]:
+    return list(
+        RecordShare.objects.filter(
+            content_type=ContentType.objects.get_for_model(type(record)), object_id=record.pk
+        ).select_related("user", "team", "role", "created_by")
+    )
+
+
+@transaction.atomic
+def share_grant(
+    *,
+    user: Principal,
+    record: models.Model,
+    access: str = ShareAccess.READ,
+    grantee_user: Any = None,
+    grantee_team: Any = None,
+    grantee_role: Any = None,
+) -> RecordShare:
+    """Share ``record`` with exactly one grantee; granting again updates the access level."""
+    if not _may_manage_shares(user, record):
+        raise PermissionDenied("Only the owner, their managers or an administrator may share it.")
+    grantees = [g for g in (grantee_user, grantee_team, grantee_role) if g is not None]
+    if len(grantees) != 1:
+        raise ValidationFailed(
+            "Choose one user, team or role to share with.",
+            errors={"grantee": ["Choose exactly one user, team or role."]},
+        )
+    if access not in ShareAccess.values:
+        raise ValidationFailed("Unknown access level.", errors={"access": ["Choose read or edit."]})
+    share, _created = RecordShare.objects.update_or_create(
+        content_type=ContentType.objects.get_for_model(type(record)),
+        object_id=record.pk,
+        user=grantee_user,
+        team=grantee_team,
+        role=grantee_role,
+        defaults={"access": access, "created_by_id": user.pk},
+    )
+    SecurityEvent.objects.create(
+        kind=SecurityEventKind.PERMISSION_CHANGE,
+        user_id=user.pk,
+        detail={
+            "change": "share_granted",
+            "object_type": record._meta.label_lower,
+            "object_id": record.pk,
+            "grantee": str(grantees[0]),
+            "access": access,
+        },
+    )
+    return share
+
+
+@transaction.atomic
+def share_revoke(*, user: Principal, share: RecordShare) -> None:
+    record = share.content_type.get_object_for_this_type(pk=share.object_id)
+    if not _may_manage_shares(user, record):
+        raise PermissionDenied("Only the owner, their managers or an administrator may unshare it.")
+    SecurityEvent.objects.create(
+        kind=SecurityEventKind.PERMISSION_CHANGE,
+        user_id=user.pk,
+        detail={
+            "change": "share_revoked",
+            "object_type": record._meta.label_lower,
+            "object_id": record.pk,
+            "grantee": str(share.user or share.team or share.role),
+        },
+    )
+    share.delete()
