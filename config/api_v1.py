@@ -1,7 +1,29 @@
-"""The /api/v1/ NinjaAPI: routers from each app are mounted here (wiring only)."""
+"""The /api/v1/ API: routers from each app are mounted here (wiring only).
+
+Every router carries its own scope area (a token needs ``<area>:read`` or ``:write``);
+operations outside any router accept only a signed-in browser session.
+"""
 
 from __future__ import annotations
 
-from ninja import NinjaAPI
+from patron.contacts.api import router as contacts_router
+from patron.core.api.auth import SessionAuth
+from patron.core.api.base import PatronAPI
+from patron.core.search_api import router as search_router
+from patron.users.api import api_auth
+from patron.users.api import router as users_router
 
-api = NinjaAPI(title="Patron API", version="1.0.0", urls_namespace="api-v1")
+api = PatronAPI(
+    title="Patron API",
+    version="1.0.0",
+    description=(
+        "The Patron CRM API. Authenticate with a personal API token "
+        "(`Authorization: Bearer <token>`) or a browser session (with CSRF on writes). "
+        "Errors are RFC 9457 problem documents. See docs/api.md."
+    ),
+    urls_namespace="api-v1",
+    auth=[SessionAuth()],
+)
+api.add_router("/", contacts_router)
+api.add_router("/users", users_router)
+api.add_router("/search", search_router, auth=api_auth("search"))

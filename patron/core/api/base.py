@@ -1,0 +1,110 @@
+"""PatronAPI: a NinjaAPI whose every answer under its prefix follows the API conventions.
+
+- Errors of every kind are problem documents (see problems.py), including unknown paths
+  (404) and methods (405) that Ninja would otherwise answer in plain text or HTML.
+- A trailing slash is optional on every path.
+- The OpenAPI document lists error responses as application/problem+json and, when asked,
+  this installation's custom fields (see openapi.py).
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from collections.abc import Callable
+from typing import Any
+
+from django.http import HttpRequest
+from django.http.response import HttpResponseBase
+from django.urls import Resolver404, URLPattern, URLResolver, re_path, resolve, reverse
+from ninja import NinjaAPI
+from ninja.openapi.schema import OpenAPISchema
+
+from patron.core.api.openapi import add_custom_fields, use_problem_media_type
+from patron.core.api.problems import (
+    PROBLEM_CONTENT_TYPE,
+    install_problem_handlers,
+    problem_response,
+)
+
+_FALLBACK_URL_NAME = "api-fallback"
+
+
+def _problem_for_405(view: Callable[..., HttpResponseBase]) -> Callable[..., HttpResponseBase]:
+    @functools.wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        response = view(request, *args, **kwargs)
+        if response.status_code == 405 and PROBLEM_CONTENT_TYPE not in response.get(
+            "Content-Type", ""
+        ):
+            allowed = response.get("Allow", "")
+            return problem_response(
+                request,
+                405,
+                f"{request.method} is not allowed here; allowed: {allowed}.",
+                headers={"Allow": allowed},
+            )
+        return response
+
+    return wrapper
+
+
+class PatronAPI(NinjaAPI):
+    def set_default_exception_handlers(self) -> None:
+        install_problem_handlers(self)
+
+    def _get_urls(self) -> list[URLPattern | URLResolver]:
+        patterns: list[URLPattern | URLResolver] = []
+        for pattern in super()._get_urls():
+            if isinstance(pattern, URLPattern) and pattern.name == "api-root":
+                # Kept for reverse() of the API's root path; answered as a problem.
+                pattern = URLPattern(pattern.pattern, self._fallback, name="api-root")
+            elif isinstance(pattern, URLPattern):
+                pattern.callback = _problem_for_405(pattern.callback)
+            patterns.append(pattern)
+        patterns.append(re_path(r"^.*$", self._fallback, name=_FALLBACK_URL_NAME))
+        return patterns
+
+    def _fallback(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        """Serve a path given with or without its trailing slash; else a 404 problem."""
+        path = request.path_info
+        alternative = path[:-1] if path.endswith("/") else path + "/"
+        try:
+            match = resolve(alternative)
+        except Resolver404:
+            match = None
+        if (
+            match is not None
+            and match.namespace == self.urls_namespace
+            and match.url_name not in {_FALLBACK_URL_NAME, "api-root"}
+        ):
+            response: HttpResponseBase = match.func(request, *match.args, **match.kwargs)
+            return response
+        return problem_response(
+            request, 404, f"There is no API resource at {request.path}; see the docs page."
+        )
+
+    _fallback.csrf_exempt = True  # type: ignore[attr-defined]
+
+    def get_openapi_schema(
+        self,
+        *,
+        path_prefix: str | None = None,
+        path_params: dict[str, Any] | None = None,
+        include_custom_fields: bool = True,
+    ) -> OpenAPISchema:
+        schema = super().get_openapi_schema(path_prefix=path_prefix, path_params=path_params)
+        use_problem_media_type(schema)
+        if include_custom_fields:
+            add_custom_fields(schema)
+        return schema
+
+
+def mounted_api(namespace: str) -> NinjaAPI:
+    """The NinjaAPI serving URL namespace ``namespace`` (found through the URLconf, since
+    apps may not import the wiring in config)."""
+    view = inspect.unwrap(resolve(reverse(f"{namespace}:openapi-json")).func)
+    api = getattr(view, "keywords", {}).get("api")
+    if not isinstance(api, NinjaAPI):
+        raise LookupError(f"No Ninja API is mounted under the URL namespace {namespace!r}.")
+    return api
