@@ -1,4 +1,30 @@
-from django.urls import path
+from django.urls import URLPattern, path
+
+from patron.contacts.views import RecordPages, account_pages, contact_pages, page_views
 
 app_name = "contacts"
-urlpatterns: list = []
+
+
+def _patterns(prefix: str, key: str, pages: RecordPages) -> list[URLPattern]:
+    views = page_views(pages)
+    return [
+        path(f"{prefix}/", views["list"], name=f"{key}_list"),
+        path(f"{prefix}/new/", views["create"], name=f"{key}_create"),
+        path(f"{prefix}/bulk/", views["bulk"], name=f"{key}_bulk"),
+        path(f"{prefix}/export/", views["export"], name=f"{key}_export"),
+        path(f"{prefix}/views/", views["save_view"], name=f"{key}_save_view"),
+        path(
+            f"{prefix}/views/<int:view_pk>/delete/",
+            views["delete_view"],
+            name=f"{key}_delete_view",
+        ),
+        path(f"{prefix}/<int:pk>/", views["detail"], name=f"{key}_detail"),
+        path(f"{prefix}/<int:pk>/edit/", views["edit"], name=f"{key}_edit"),
+        path(f"{prefix}/<int:pk>/delete/", views["delete"], name=f"{key}_delete"),
+    ]
+
+
+urlpatterns = [
+    *_patterns("accounts", "account", account_pages),
+    *_patterns("contacts", "contact", contact_pages),
+]

@@ -1,0 +1,228 @@
+"""Forms for accounts and contacts: they type-check input; services validate and write."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from django import forms
+from django.forms.models import ModelChoiceIterator
+
+from patron.contacts.choices import AccountTier
+from patron.contacts.models import Account, Contact
+from patron.core.forms import RecordForm
+from patron.core.values import normalize_email, normalize_phone
+from patron.core.visibility import Principal
+from patron.users.models import Team, User
+
+# A record picker lists this many records by name; the current value is always offered.
+PICKER_LIMIT = 200
+
+
+class RecordPickerIterator(ModelChoiceIterator):
+    """Choices limited to the first ``PICKER_LIMIT`` by name plus the current value, so a
+    picker stays small on a table of millions while any visible record still validates."""
+
+    def __iter__(self) -> Iterator[Any]:
+        if self.field.empty_label is not None:
+            yield ("", self.field.empty_label)
+        current = getattr(self.field, "current", None)
+        if current is not None:
+            yield self.choice(current)
+        rows = self.queryset.order_by("name", "id")
+        if current is not None:
+            rows = rows.exclude(pk=current.pk)
+        for record in rows[:PICKER_LIMIT]:
+            yield self.choice(record)
+
+
+class RecordPickerField(forms.ModelChoiceField):  # type: ignore[type-arg]
+    iterator = RecordPickerIterator
+
+
+def _accounts_for(user: Principal) -> Any:
+    return Account.objects.visible_to(user).only("id", "name")
+
+
+def _owner_field(label: str = "Owner") -> forms.ModelChoiceField:  # type: ignore[type-arg]
+    return forms.ModelChoiceField(
+        queryset=User.objects.filter(is_active=True),
+        label=label,
+        required=False,
+        empty_label="Me",
+    )
+
+
+def _team_field() -> forms.ModelChoiceField:  # type: ignore[type-arg]
+    return forms.ModelChoiceField(
+        queryset=Team.objects.all(), required=False, empty_label="No team"
+    )
+
+
+class ContactChannelsMixin(forms.Form):
+    """Email and phone checked the way the services store them, for inline validation."""
+
+    def clean_email(self) -> str:
+        value = str(self.cleaned_data.get("email") or "")
+        if not value:
+            return value
+        try:
+            return normalize_email(value)
+        except ValueError as exc:
+            raise forms.ValidationError(str(exc)) from None
+
+    def clean_phone(self) -> str:
+        value = str(self.cleaned_data.get("phone") or "")
+        if not value:
+            return value
+        region = str(self.data.get("billing_country") or "") or None
+        try:
+            return normalize_phone(value, region)
+        except ValueError as exc:
+            raise forms.ValidationError(str(exc)) from None
+
+
+class AccountForm(ContactChannelsMixin, RecordForm):
+    model = Account
+    model_fields = [
+        "kind",
+        "name",
+        "first_name",
+        "last_name",
+        "industry",
+        "tier",
+        "owner",
+        "team",
+        "parent",
+        "email",
+        "phone",
+        "website",
+        "employee_count",
+        "annual_revenue",
+        "revenue_currency",
+        "year_established",
+        "billing_street",
+        "billing_city",
+        "billing_region",
+        "billing_postal_code",
+        "billing_country",
+        "description",
+    ]
+    widgets = {
+        "phone": forms.TextInput(attrs={"type": "tel", "autocomplete": "tel"}),
+        "email": forms.EmailInput(attrs={"autocomplete": "email"}),
+        "description": forms.Textarea(attrs={"rows": 4}),
+        "billing_country": forms.TextInput(attrs={"maxlength": 2, "autocomplete": "country"}),
+        "revenue_currency": forms.TextInput(attrs={"maxlength": 3}),
+    }
+    labels = {
+        "first_name": "First name (person accounts)",
+        "last_name": "Last name (person accounts)",
+        "billing_postal_code": "Billing postal code",
+        "employee_count": "Employees",
+    }
+    help_texts = {
+        "phone": "Any format; stored with its country code.",
+        "billing_country": "Two-letter code, e.g. GB.",
+        "revenue_currency": "Three-letter code, e.g. EUR.",
+        "name": "For a person account, left empty it is made from the first and last name.",
+    }
+
+    parent = RecordPickerField(
+        queryset=Account.objects.none(),
+        required=False,
+        label="Parent account",
+        empty_label="No parent",
+    )
+    owner = _owner_field()
+    team = _team_field()
+    website = forms.URLField(required=False, max_length=200, assume_scheme="https")
+
+    def __init__(self, *args: Any, user: Principal, **kwargs: Any) -> None:
+        super().__init__(*args, user=user, **kwargs)
+        self.fields["name"].required = False
+        if "parent" in self.fields:
+            parent_field = self.fields["parent"]
+            queryset = _accounts_for(user)
+            if self.instance is not None and self.instance.pk:
+                queryset = queryset.exclude(pk=self.instance.pk)
+            parent_field.queryset = queryset  # type: ignore[attr-defined]
+            parent_field.current = getattr(self.instance, "parent", None)  # type: ignore[attr-defined]
+
+
+class ContactForm(ContactChannelsMixin, RecordForm):
+    model = Contact
+    model_fields = [
+        "salutation",
+        "first_name",
+        "last_name",
+        "title",
+        "department",
+        "account",
+        "owner",
+        "team",
+        "email",
+        "phone",
+        "language",
+        "time_zone",
+        "birthdate",
+        "do_not_call",
+        "email_opt_out",
+        "description",
+    ]
+    widgets = {
+        "phone": forms.TextInput(attrs={"type": "tel", "autocomplete": "tel"}),
+        "email": forms.EmailInput(attrs={"autocomplete": "email"}),
+        "birthdate": forms.DateInput(attrs={"type": "date"}),
+        "description": forms.Textarea(attrs={"rows": 4}),
+        "first_name": forms.TextInput(attrs={"autocomplete": "given-name"}),
+        "last_name": forms.TextInput(attrs={"autocomplete": "family-name"}),
+    }
+    labels = {"do_not_call": "Do not call", "email_opt_out": "Opted out of email"}
+    help_texts = {
+        "phone": "Any format; stored with its country code.",
+        "language": "e.g. en, de-CH",
+        "time_zone": "e.g. Europe/Berlin",
+    }
+
+    account = RecordPickerField(
+        queryset=Account.objects.none(), required=False, label="Account", empty_label="No account"
+    )
+    owner = _owner_field()
+    team = _team_field()
+
+    def __init__(self, *args: Any, user: Principal, **kwargs: Any) -> None:
+        super().__init__(*args, user=user, **kwargs)
+        account_field = self.fields["account"]
+        account_field.queryset = _accounts_for(user)  # type: ignore[attr-defined]
+        account_field.current = getattr(self.instance, "account", None)  # type: ignore[attr-defined]
+
+
+class BulkEditForm(forms.Form):
+    """Values to set on every selected row; a blank field leaves rows unchanged."""
+
+    owner = forms.ModelChoiceField(
+        queryset=User.objects.filter(is_active=True),
+        required=False,
+        label="Set owner",
+        empty_label="Keep owner",
+    )
+    tier = forms.ChoiceField(
+        choices=[("", "Keep tier"), *AccountTier.choices], required=False, label="Set tier"
+    )
+    industry = forms.CharField(max_length=100, required=False, label="Set industry")
+
+    def changes(self, *, include_account_fields: bool) -> dict[str, Any]:
+        values: dict[str, Any] = {}
+        if self.cleaned_data.get("owner"):
+            values["owner"] = self.cleaned_data["owner"]
+        if include_account_fields:
+            if self.cleaned_data.get("tier"):
+                values["tier"] = self.cleaned_data["tier"]
+            if self.cleaned_data.get("industry"):
+                values["industry"] = self.cleaned_data["industry"].strip()
+        return values
+
+
+class SavedViewForm(forms.Form):
+    name = forms.CharField(max_length=100, label="View name")

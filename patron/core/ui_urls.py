@@ -1,0 +1,14 @@
+"""Core pages under /ui/ (included by config.urls as ``path("ui/", include(...))``)."""
+
+from django.urls import path
+
+from patron.core import views
+
+app_name = "ui"
+urlpatterns = [
+    path("components/", views.components, name="components"),
+    path("recycle-bin/", views.recycle_bin, name="recycle_bin"),
+    path("recycle-bin/restore/", views.recycle_bin_restore, name="recycle_bin_restore"),
+    path("jobs/<int:pk>/", views.job_detail, name="job_detail"),
+    path("jobs/<int:pk>/download/", views.job_download, name="job_download"),
+]
