@@ -1,19 +1,38 @@
 from __future__ import annotations
 
-import factory
+from typing import Any, Protocol, TypeVar, cast
+
+from factory.declarations import PostGenerationMethodCall, Sequence
+from factory.django import DjangoModelFactory
 
 from patron.users.models import Role, Team, User
 from patron.users.services import role_create
 
+PASSWORD = "correct horse battery"
 
-class UserFactory(factory.django.DjangoModelFactory):
+Built = TypeVar("Built")
+
+
+class ModelFactory(Protocol[Built]):
+    """How tests use a factory; factory_boy types ``Factory()`` as the factory, not the model."""
+
+    def __call__(self, **kwargs: Any) -> Built: ...
+
+    def create(self, **kwargs: Any) -> Built: ...
+
+    def build(self, **kwargs: Any) -> Built: ...
+
+    def create_batch(self, size: int, **kwargs: Any) -> list[Built]: ...
+
+
+class _UserFactory(DjangoModelFactory[User]):
     class Meta:
         model = User
         skip_postgeneration_save = True
 
-    email = factory.Sequence(lambda n: f"user{n}@example.com")
-    full_name = factory.Sequence(lambda n: f"User {n}")
-    password = factory.PostGenerationMethodCall("set_password", "correct horse battery")
+    email = Sequence(lambda n: f"user{n}@example.com")
+    full_name = Sequence(lambda n: f"User {n}")
+    password = PostGenerationMethodCall("set_password", PASSWORD)
 
     @classmethod
     def _after_postgeneration(cls, instance, create, results=None):
@@ -21,12 +40,16 @@ class UserFactory(factory.django.DjangoModelFactory):
             instance.save()
 
 
-def make_role(name: str, parent: Role | None = None, **fields) -> Role:
-    return role_create(name=name, parent=parent, **fields)
-
-
-class TeamFactory(factory.django.DjangoModelFactory):
+class _TeamFactory(DjangoModelFactory[Team]):
     class Meta:
         model = Team
 
-    name = factory.Sequence(lambda n: f"Team {n}")
+    name = Sequence(lambda n: f"Team {n}")
+
+
+UserFactory = cast("ModelFactory[User]", _UserFactory)
+TeamFactory = cast("ModelFactory[Team]", _TeamFactory)
+
+
+def make_role(name: str, parent: Role | None = None, **fields: Any) -> Role:
+    return role_create(name=name, parent=parent, **fields)
