@@ -201,8 +201,8 @@ _CONTACT_FIELDS = tuple(
 def _service_fields(model: type[BusinessRecord], payload: Schema, *, user: User) -> dict[str, Any]:
     """The fields a client sent, as the service expects them (references as records).
 
-    A null text field means empty; an id that names nothing the user can see is an error
-    on that field.
+    A null text or mapping field means empty; an id that names nothing the user can see is
+    an error on that field.
     """
     sent = payload.model_dump(include=payload.model_fields_set)
     fields: dict[str, Any] = {}
@@ -218,6 +218,8 @@ def _service_fields(model: type[BusinessRecord], payload: Schema, *, user: User)
                 errors[name] = [problem]
         elif value is None and isinstance(field, models.CharField | models.TextField):
             fields[name] = ""
+        elif value is None and isinstance(field, models.JSONField):
+            fields[name] = {}
         else:
             fields[name] = value
     if errors:

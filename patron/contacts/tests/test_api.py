@@ -163,6 +163,12 @@ def test_delete_with_stale_if_match_gets_412(api, acme):
     assert Account.objects.filter(pk=acme.pk).exists()
 
 
+def test_null_mapping_field_means_empty(api):
+    response = api.post("/api/v1/contacts", {"last_name": "Lee", "social": None}, content_type=JSON)
+    assert response.status_code == 201
+    assert response.json()["social"] == {}
+
+
 def test_contact_crud_round_trip(api):
     created = api.post("/api/v1/contacts", {"last_name": "Lee"}, content_type=JSON).json()
     url = f"/api/v1/contacts/{created['id']}"

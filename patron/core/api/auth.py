@@ -75,9 +75,9 @@ class BearerTokenAuth(HttpBearer):
             return None
         scheme, _, secret = header.partition(" ")
         if scheme.lower() != "bearer":
-            raise AuthenticationError(
-                message="Unsupported Authorization scheme; send 'Authorization: Bearer <token>'."
-            )
+            # Another scheme (e.g. Basic from a proxy in front of Patron) is not ours to
+            # judge: the session may still authenticate the request.
+            return None
         return self.authenticate(request, secret.strip())
 
     def authenticate(self, request: HttpRequest, token: str) -> Any:

@@ -21,6 +21,7 @@ from ninja import NinjaAPI
 from ninja.openapi.schema import OpenAPISchema
 
 from patron.core.api.openapi import add_custom_fields, use_problem_media_type
+from patron.core.api.parsing import JSONParser
 from patron.core.api.problems import (
     PROBLEM_CONTENT_TYPE,
     install_problem_handlers,
@@ -50,6 +51,10 @@ def _problem_for_405(view: Callable[..., HttpResponseBase]) -> Callable[..., Htt
 
 
 class PatronAPI(NinjaAPI):
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("parser", JSONParser())
+        super().__init__(**kwargs)
+
     def set_default_exception_handlers(self) -> None:
         install_problem_handlers(self)
 

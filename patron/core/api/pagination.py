@@ -32,6 +32,8 @@ MAX_LIMIT = 200
 _CURSOR_SALT = "patron.api.cursor"
 # Query parameters every list understands besides its FilterSet's.
 LIST_PARAMETERS = frozenset({"limit", "cursor", "sort"})
+# Numbers beyond a 64-bit column cannot match anything and make some databases raise.
+_LARGEST_ID = 2**63 - 1
 
 M = TypeVar("M", bound=Model)
 T = TypeVar("T")
@@ -182,6 +184,12 @@ def sort_columns(
     return key, sorts[key]
 
 
+def _beyond_64_bits(value: object) -> bool:
+    if isinstance(value, bool) or not isinstance(value, int | decimal.Decimal):
+        return False
+    return not -_LARGEST_ID <= value <= _LARGEST_ID
+
+
 def filtered(
     request: HttpRequest,
     queryset: QuerySet[M],
@@ -203,11 +211,18 @@ def filtered(
             },
         )
     filterset = filterset_class(data=params, queryset=queryset)
-    if not filterset.is_valid():
+    if filterset.is_valid():
+        errors = {
+            name: [f"Use a number between {-_LARGEST_ID} and {_LARGEST_ID}."]
+            for name, value in filterset.form.cleaned_data.items()
+            if _beyond_64_bits(value)
+        }
+    else:
         errors = {
             name: [str(message) for message in messages]
             for name, messages in filterset.errors.items()
         }
+    if errors:
         raise ValidationFailed(
             "Some filters are not valid: " + ", ".join(sorted(errors)) + ".", errors=errors
         )

@@ -161,6 +161,9 @@ def install_problem_handlers(api: NinjaAPI) -> None:
         detail = str(exc)
         errors: dict[str, list[str]] = {}
         cause = exc.__cause__
+        if isinstance(cause, PatronError):
+            # Raised by the body parser, which Ninja wraps as a 400.
+            return on_patron_error(request, cause)
         if status == 400 and isinstance(cause, ValueError):
             # Ninja wraps body parse failures; say where the JSON broke, nothing internal.
             where = ""

@@ -118,3 +118,9 @@ def test_a_token_needs_no_csrf(rep):
     _, secret = token_create(user=rep, name="t", scopes=["contacts:write"])
     client = Client(enforce_csrf_checks=True, headers={"Authorization": f"Bearer {secret}"})
     assert client.post("/api/v1/accounts", {"name": "A"}, content_type=JSON).status_code == 201
+
+
+def test_another_authorization_scheme_leaves_the_session_in_charge(rep):
+    client = Client(headers={"Authorization": "Basic cHJveHk6cGFzcw=="})
+    client.force_login(rep)
+    assert client.get("/api/v1/accounts").status_code == 200

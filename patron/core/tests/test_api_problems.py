@@ -70,6 +70,20 @@ def test_oversized_body_with_idempotency_key_is_413(api):
     assert_problem(response, 413, "body")
 
 
+def test_nul_characters_are_refused_naming_the_field(api):
+    response = api.post("/api/v1/accounts", '{"name": "A\\u0000"}', content_type=JSON)
+    assert_problem(response, 422, "name")
+    response = api.post(
+        "/api/v1/accounts", '{"name": "A", "custom": {"k": ["ok", "\\u0000"]}}', content_type=JSON
+    )
+    assert_problem(response, 422, "custom.k.1")
+    assert not Account.objects.exists()
+
+
+def test_numbers_beyond_64_bits_in_filters_name_the_parameter(api):
+    assert_problem(api.get("/api/v1/accounts?parent=99999999999999999999999"), 422, "parent")
+
+
 def test_unknown_path_and_method_are_problems(api):
     body = assert_problem(api.get("/api/v1/no-such-thing"), 404)
     assert body["instance"] == "/api/v1/no-such-thing"
@@ -127,6 +141,10 @@ BAD_INPUTS = [
     ("post", "/api/v1/contacts", '{"last_name": "L", "phone": "call me"}', JSON),
     ("post", "/api/v1/users/me/tokens", '{"name": "x", "scopes": ["everything"]}', JSON),
     ("post", "/api/v1/users/me/tokens", '{"name": "x", "scopes": "contacts:read"}', JSON),
+    ("post", "/api/v1/contacts", '{"last_name": "L", "custom": {"a\\u0000": 1}}', JSON),
+    ("get", "/api/v1/accounts/99999999999999999999999", None, None),
+    ("get", "/api/v1/accounts?parent=99999999999999999999999", None, None),
+    ("get", "/api/v1/contacts?account=-99999999999999999999999", None, None),
     ("get", "/api/v1/accounts?cursor=%%%", None, None),
     ("get", "/api/v1/accounts?limit=-1", None, None),
     ("get", "/api/v1/accounts?owner=abc", None, None),
