@@ -546,6 +546,28 @@ def organisation(request: HttpRequest) -> HttpResponse:
 
 # --- security log ------------------------------------------------------------------------
 
+# Detail keys whose two-item list is a list of items, not a change from one value to another.
+_LIST_KEYS = frozenset({"scopes", "added", "removed"})
+
+
+def _readable(value: Any, key: str = "") -> str:
+    if value is None:
+        return "none"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, list):
+        if len(value) == 2 and key not in _LIST_KEYS:
+            return f"{_readable(value[0])} → {_readable(value[1])}"
+        return ", ".join(_readable(item) for item in value) or "none"
+    if isinstance(value, dict):
+        return "; ".join(f"{k}: {_readable(v, k)}" for k, v in value.items())
+    return str(value)
+
+
+def describe_detail(detail: dict[str, Any]) -> list[tuple[str, str]]:
+    """A security event's detail as (label, text) pairs people can read."""
+    return [(key.replace("_", " "), _readable(value, key)) for key, value in detail.items()]
+
 
 @admin_required
 def security_log(request: HttpRequest) -> HttpResponse:
@@ -568,7 +590,7 @@ def security_log(request: HttpRequest) -> HttpResponse:
         {
             "section": "security_log",
             "filter": events,
-            "events": rows,
+            "events": [(row, describe_detail(row.detail)) for row in rows],
             "next_query": query.urlencode() if has_more else "",
         },
     )

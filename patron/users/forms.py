@@ -69,6 +69,11 @@ class ProfileForm(forms.Form):
 class PasswordForm(PasswordChangeForm):
     """Django's checks (old password, matching, strength); the save goes through services."""
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # One section of a longer page: it must not steal the focus.
+        self.fields["old_password"].widget.attrs.pop("autofocus", None)
+
 
 class TokenCreateForm(forms.Form):
     name = forms.CharField(max_length=100, help_text="So you can recognise it later.")

@@ -601,7 +601,7 @@ def test_security_log_filters_and_query_count(client, admin_user):
         response = client.get(reverse("users:admin_security_log"))
     assert response.status_code == 200
     by_kind = client.get(reverse("users:admin_security_log"), {"kind": "login"})
-    assert {e.email for e in by_kind.context["events"]} == {"someone@example.com"}
+    assert {e.email for e, _detail in by_kind.context["events"]} == {"someone@example.com"}
     by_user = client.get(reverse("users:admin_security_log"), {"user": "x@example"})
     assert len(by_user.context["events"]) == 30
     bad_date = client.get(reverse("users:admin_security_log"), {"since": "yesterday"})
@@ -618,6 +618,17 @@ def test_security_log_pages_by_id(client, admin_user):
     second = client.get(reverse("users:admin_security_log") + "?" + first.context["next_query"])
     assert len(second.context["events"]) == 10
     assert second.context["next_query"] == ""
+
+
+def test_security_log_detail_is_readable(client, admin_user):
+    security_event_record(
+        kind=SecurityEventKind.PERMISSION_CHANGE,
+        detail={"change": "role_moved", "parent": [None, "VP"], "added": ["read", "update"]},
+    )
+    client.force_login(admin_user)
+    response = client.get(reverse("users:admin_security_log"))
+    _event, detail = response.context["events"][0]
+    assert detail == [("change", "role_moved"), ("parent", "none → VP"), ("added", "read, update")]
 
 
 def test_login_events_appear_in_the_log(client, admin_user):
