@@ -171,3 +171,12 @@ def _store(record: IdempotencyRecord, response: HttpResponseBase) -> None:
         name: response[name] for name in _REPLAYED_HEADERS if response.has_header(name)
     }
     record.save(update_fields=["status_code", "response_body", "response_headers"])
+
+
+def purge_expired_keys() -> int:
+    """Delete remembered responses older than KEY_LIFETIME; returns how many (for a
+    periodic task)."""
+    deleted, _ = IdempotencyRecord.objects.filter(
+        created_at__lt=timezone.now() - KEY_LIFETIME
+    ).delete()
+    return deleted

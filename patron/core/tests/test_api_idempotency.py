@@ -11,6 +11,7 @@ from django.test import Client
 from django.utils import timezone
 
 from patron.contacts.models import Account, Contact
+from patron.core.api.idempotency import purge_expired_keys
 from patron.core.api.testing import assert_problem
 from patron.core.models import IdempotencyRecord
 from patron.users.services import token_create
@@ -179,3 +180,14 @@ def test_concurrent_first_requests_write_once(sales_roles):
         thread.join()
     assert sorted(results) in ([201, 201], [201, 409])
     assert Account.objects.filter(name="Race").count() == 1
+
+
+def test_purge_deletes_only_expired_keys(rep):
+    client = client_for(rep)
+    post(client, {"name": "Old"}, key="old")
+    post(client, {"name": "New"}, key="new")
+    IdempotencyRecord.objects.filter(key="old").update(
+        created_at=timezone.now() - datetime.timedelta(days=2)
+    )
+    assert purge_expired_keys() == 1
+    assert list(IdempotencyRecord.objects.values_list("key", flat=True)) == ["new"]
