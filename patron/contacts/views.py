@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 import django_filters
+from django import forms
 from django.contrib import messages
 from django.contrib.contenttypes.models import ContentType
 from django.db.models import Q, QuerySet
@@ -156,8 +157,24 @@ def filtered_queryset(
     """The FilterSet (for its form and errors) and the rows it selects."""
     queryset = base if base is not None else ui.selector(user=user)
     filterset = ui.filterset(params, queryset=queryset)
+    _polish_filter_form(filterset.form)
     rows = apply_custom_filters(filterset.qs, definitions, params)
     return filterset, rows
+
+
+def _polish_filter_form(form: forms.Form) -> None:
+    """Friendlier controls for the shared FilterSet's form: "Any" choices, date pickers."""
+    for name, form_field in form.fields.items():
+        if hasattr(form_field, "empty_label"):
+            form_field.empty_label = "Any"
+        if isinstance(form_field, forms.ChoiceField) and not hasattr(form_field, "empty_label"):
+            choices = cast(list[tuple[Any, Any]], list(cast(Any, form_field.choices)))
+            form_field.choices = [("", "Any"), *[c for c in choices if c[0] != ""]]
+        elif isinstance(form_field, forms.DateField):
+            form_field.widget.input_type = "date"
+        if name == "q":
+            form_field.label = "Search"
+            form_field.widget.input_type = "search"
 
 
 class RecordPages:
@@ -194,9 +211,6 @@ class RecordPages:
         size = int(params["size"]) if params.get("size", "").isdigit() else PAGE_SIZES[0]
         size = size if size in PAGE_SIZES else PAGE_SIZES[0]
         page = keyset_page(rows.only(*only), ui.sorts[sort], params.get("cursor", ""), size)
-        for name in ("created_after", "created_before"):
-            if name in filterset.form.fields:
-                filterset.form.fields[name].widget.input_type = "date"
         context = {
             "ui": ui,
             "filterset": filterset,

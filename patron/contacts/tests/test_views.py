@@ -575,3 +575,33 @@ def test_safe_cell_neutralises_formulas():
     assert safe_cell("@SUM(A1)") == "'@SUM(A1)"
     assert safe_cell("Acme") == "Acme"
     assert safe_cell(-5) == "-5"
+
+
+def test_contact_detail_links_its_account_and_lists_channels(rep_client, rep):
+    account = account_create(user=rep, name="Acme")
+    contact = contact_create(
+        user=rep,
+        first_name="Ana",
+        last_name="Lee",
+        account=account,
+        email="ana@acme.com",
+        phone="+44 20 7946 0958",
+    )
+    with assert_max_queries(25):
+        response = rep_client.get(f"/contacts/{contact.pk}/")
+    html = response.content.decode()
+    assert f'href="/accounts/{account.pk}/"' in html
+    assert "+44 20 7946 0958" in html
+    assert "mailto:ana@acme.com" in html
+
+
+def test_htmx_request_for_a_missing_record_gets_an_error_partial(rep_client):
+    response = rep_client.get("/contacts/999999/", **HTMX)
+    assert response.status_code == 404
+    assert "<html" not in response.content.decode()
+
+
+def test_new_contact_form_prefills_the_account_from_the_link(rep_client, rep):
+    account = account_create(user=rep, name="Acme")
+    html = rep_client.get(f"/contacts/new/?account={account.pk}").content.decode()
+    assert f'<option value="{account.pk}" selected>Acme</option>' in html
