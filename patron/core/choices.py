@@ -49,6 +49,7 @@ class SecurityEventKind(models.TextChoices):
     LOGIN_FAILED = "login_failed", "Failed login"
     LOGIN_THROTTLED = "login_throttled", "Login throttled"
     LOGOUT = "logout", "Logout"
+    PASSWORD_CHANGED = "password_changed", "Password changed"
     EXPORT = "export", "Export"
     PERMISSION_CHANGE = "permission_change", "Permission change"
     TOKEN_CREATED = "token_created", "API token created"

@@ -158,7 +158,12 @@ def user_password_reset(request: HttpRequest, pk: int) -> HttpResponse:
     form = AdminPasswordResetForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            services.user_password_set(user=user, password=form.cleaned_data["password"])
+            services.user_password_set(
+                user=user,
+                password=form.cleaned_data["password"],
+                actor=_actor(request),
+                ip_address=client_ip(request),
+            )
         except ValidationFailed as error:
             add_service_errors(form, error)
         else:

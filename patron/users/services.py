@@ -325,8 +325,10 @@ def user_profile_update(*, user: User, full_name: str, time_zone: str) -> User:
     return user
 
 
-def user_password_set(*, user: User, password: str) -> User:
-    """Set a new password after checking it against the password rules."""
+def user_password_set(
+    *, user: User, password: str, actor: User | None = None, ip_address: str | None = None
+) -> User:
+    """Set a new password after checking it against the password rules; logged."""
     try:
         validate_password(password, user)
     except DjangoValidationError as exc:
@@ -335,6 +337,13 @@ def user_password_set(*, user: User, password: str) -> User:
         ) from None
     user.set_password(password)
     user.save(update_fields=["password"])
+    by = actor or user
+    security_event_record(
+        kind=SecurityEventKind.PASSWORD_CHANGED,
+        user=user,
+        ip_address=ip_address,
+        detail={"by": by.email, "reset_by_admin": by.pk != user.pk},
+    )
     return user
 
 

@@ -230,7 +230,11 @@ def password_change(request: HttpRequest) -> HttpResponse:
     form = PasswordForm(user, request.POST)
     if form.is_valid():
         try:
-            services.user_password_set(user=user, password=form.cleaned_data["new_password1"])
+            services.user_password_set(
+                user=user,
+                password=form.cleaned_data["new_password1"],
+                ip_address=throttle.client_ip(request),
+            )
         except ValidationFailed as error:
             add_service_errors(form, error)
         else:

@@ -235,3 +235,16 @@ def test_throttle_works_on_the_shared_file_cache(tmp_path):
         throttle.failure_record(email="f@example.com", ip=None)
         assert throttle.retry_after(email="f@example.com", ip=None) is not None
         assert any(tmp_path.iterdir())
+
+
+def test_password_change_is_written_to_the_security_log(db):
+    from patron.core.models import SecurityEvent
+    from patron.users.services import user_password_set
+    from patron.users.tests.factories import UserFactory
+
+    admin = UserFactory(is_superuser=True)
+    user = UserFactory()
+    user_password_set(user=user, password="a much longer passphrase 42", actor=admin)
+    event = SecurityEvent.objects.get(kind="password_changed")
+    assert event.user == user
+    assert event.detail == {"by": admin.email, "reset_by_admin": True}
