@@ -6,6 +6,7 @@ idempotent: a job that is already done is not run again when a message is redeli
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django.db import transaction
@@ -68,3 +69,25 @@ def job_fail(job: Job, *, error: str) -> None:
     job.error = error
     job.message = "Failed"
     job.save()
+
+
+JobWork = Callable[[Job], dict[str, Any] | None]
+
+
+def job_execute(job_id: int, work: JobWork) -> Job | None:
+    """Run ``work(job)`` for a task body: claim, then finish with its result or record the error.
+
+    Returns None when the job is missing or already finished, so a redelivered message is a
+    no-op. ``work`` reports progress with ``job_progress`` and should itself be safe to repeat,
+    because a worker lost mid-job makes the broker deliver the message again.
+    """
+    job = job_claim(job_id)
+    if job is None:
+        return None
+    try:
+        result = work(job)
+    except Exception as exc:
+        job_fail(job, error=f"{type(exc).__name__}: {exc}")
+        raise
+    job_finish(job, result=result)
+    return job

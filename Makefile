@@ -1,0 +1,66 @@
+# Patron: `make run` serves it, `make test` tests it. Needs only python3 with pip.
+#
+# uv comes from PATH, or is installed once into .tools/ with pip (--target needs no venv and
+# is allowed on Debian's externally managed Python). Interpreters are never downloaded.
+
+export UV_PYTHON_DOWNLOADS := never
+
+UV ?= $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
+UV_BOOTSTRAP := $(filter .tools/bin/uv,$(UV))
+comma := ,
+PY := .venv/bin/python
+PYTEST := $(PY) -m pytest
+PYTEST_ARGS ?= -q
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+# `make test-postgres`: the suite on PostgreSQL. DATABASE_URL switches settings to production
+# mode, which needs SECRET_KEY and ALLOWED_HOSTS too; these defaults are for tests only.
+TEST_DATABASE_URL ?= $(or $(DATABASE_URL),postgres://postgres@127.0.0.1:5432/patron)
+TEST_SECRET_KEY ?= $(or $(SECRET_KEY),test-only-secret-key-not-for-production-0123456789abcdef)
+TEST_ALLOWED_HOSTS ?= $(or $(ALLOWED_HOSTS),localhost$(comma)127.0.0.1$(comma)testserver)
+
+.PHONY: help run test test-postgres e2e lint openapi sync sync-dev clean-tools
+
+help:
+	@echo "make run            install and serve Patron at http://$(HOST):$(PORT) (Ctrl-C stops)"
+	@echo "make test           run the test suite on SQLite (no browser tests)"
+	@echo "make test-postgres  the same suite on PostgreSQL (TEST_DATABASE_URL=$(TEST_DATABASE_URL))"
+	@echo "make e2e            browser tests in Debian's Chromium"
+	@echo "make lint           ruff, mypy --strict, import-linter"
+	@echo "make openapi        regenerate docs/openapi.json"
+
+.tools/bin/uv:
+	python3 -m pip install --quiet --disable-pip-version-check --target .tools uv
+
+sync: $(UV_BOOTSTRAP)
+	$(UV) sync --frozen --no-dev --inexact
+
+sync-dev: $(UV_BOOTSTRAP)
+	$(UV) sync --frozen --group dev
+
+run: sync
+	.venv/bin/patron run --host $(HOST) --port $(PORT)
+
+test: sync-dev
+	$(PYTEST) -m "not e2e" $(PYTEST_ARGS)
+
+test-postgres: sync-dev
+	DATABASE_URL="$(TEST_DATABASE_URL)" SECRET_KEY="$(TEST_SECRET_KEY)" \
+		ALLOWED_HOSTS="$(TEST_ALLOWED_HOSTS)" $(PYTEST) -m "not e2e" $(PYTEST_ARGS)
+
+e2e: sync-dev
+	@test -x /usr/bin/chromium || { \
+		echo "Browser tests need Debian's Chromium: apt-get install -y chromium"; exit 1; }
+	$(PYTEST) -m e2e tests/e2e $(PYTEST_ARGS)
+
+lint: sync-dev
+	.venv/bin/ruff check .
+	.venv/bin/mypy patron config
+	.venv/bin/lint-imports
+
+openapi: sync-dev
+	$(PY) manage.py openapi_schema --output docs/openapi.json
+
+clean-tools:
+	rm -rf .tools

@@ -1,0 +1,158 @@
+"""core.jobs: enqueue after commit, idempotent claim, progress, and the ping task body."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from celery import current_app
+
+from patron.core.choices import JobStatus
+from patron.core.jobs import (
+    enqueue,
+    job_claim,
+    job_execute,
+    job_finish,
+    job_progress,
+    job_start,
+)
+from patron.core.models import Job
+from patron.core.tasks import ping
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def sent(monkeypatch):
+    """Messages handed to the broker, recorded instead of sent."""
+    messages: list[tuple[str, tuple[Any, ...], dict[str, Any]]] = []
+    monkeypatch.setattr(
+        current_app,
+        "send_task",
+        lambda name, args=(), kwargs=None: messages.append((name, tuple(args), kwargs or {})),
+    )
+    return messages
+
+
+def test_enqueue_waits_for_commit(sent, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        enqueue("core.ping", 7, flag=True)
+        assert sent == []
+    assert len(callbacks) == 1
+    assert sent == [("core.ping", (7,), {"flag": True})]
+
+
+def test_enqueue_in_rolled_back_transaction_sends_nothing(sent, django_capture_on_commit_callbacks):
+    from django.db import transaction
+
+    def enqueue_then_fail() -> None:
+        with transaction.atomic():
+            enqueue("core.ping", 1)
+            raise RuntimeError("roll back")
+
+    with (
+        django_capture_on_commit_callbacks(execute=True) as callbacks,
+        pytest.raises(RuntimeError),
+    ):
+        enqueue_then_fail()
+    assert callbacks == []
+    assert sent == []
+
+
+def test_job_start_creates_queued_job_and_sends_its_id(
+    sent, admin_user, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        job = job_start(kind="export", user=admin_user, params={"q": "x"}, task_name="core.ping")
+    job.refresh_from_db()
+    assert job.status == JobStatus.QUEUED
+    assert job.created_by == admin_user
+    assert sent == [("core.ping", (job.pk,), {})]
+
+
+def test_claim_marks_running_and_refuses_finished_job():
+    job = Job.objects.create(kind="export")
+    claimed = job_claim(job.pk)
+    assert claimed is not None
+    assert claimed.status == JobStatus.RUNNING
+    assert claimed.started_at is not None
+    first_started = claimed.started_at
+
+    # A redelivery while running (worker lost) may claim again; the start time is kept.
+    again = job_claim(job.pk)
+    assert again is not None
+    assert again.started_at == first_started
+
+    job_finish(again, result={"rows": 3})
+    assert job_claim(job.pk) is None
+    assert job_claim(999_999) is None
+
+
+def test_progress_is_saved_and_shown_as_percent():
+    job = Job.objects.create(kind="import")
+    job_progress(job, done=25, total=200, message="Reading rows")
+    job.refresh_from_db()
+    assert (job.progress_done, job.progress_total, job.message) == (25, 200, "Reading rows")
+    assert job.percent == 12
+
+    job_progress(job, done=150)
+    job.refresh_from_db()
+    assert job.percent == 75
+    assert job.message == "Reading rows"
+
+    job_finish(job, result={})
+    job.refresh_from_db()
+    assert job.status == JobStatus.DONE
+    assert job.percent == 100
+
+
+def test_execute_runs_work_once_per_job():
+    job = Job.objects.create(kind="import")
+    calls: list[int] = []
+
+    def work(running: Job) -> dict[str, int]:
+        calls.append(running.pk)
+        job_progress(running, done=1, total=1)
+        return {"imported": 1}
+
+    assert job_execute(job.pk, work) is not None
+    assert job_execute(job.pk, work) is None  # the broker delivered the message twice
+    job.refresh_from_db()
+    assert calls == [job.pk]
+    assert job.status == JobStatus.DONE
+    assert job.result == {"imported": 1}
+
+
+def test_execute_records_failure_and_reraises():
+    job = Job.objects.create(kind="import")
+
+    def work(running: Job) -> None:
+        raise ValueError("row 3: bad date")
+
+    with pytest.raises(ValueError, match="bad date"):
+        job_execute(job.pk, work)
+    job.refresh_from_db()
+    assert job.status == JobStatus.FAILED
+    assert job.error == "ValueError: row 3: bad date"
+    assert job_execute(job.pk, work) is None
+
+
+def test_ping_task_finishes_its_job_and_is_idempotent():
+    job = Job.objects.create(kind="core.ping")
+    ping.run(job.pk)
+    job.refresh_from_db()
+    assert job.status == JobStatus.DONE
+    assert job.result["pong"] is True
+    finished_at = job.finished_at
+
+    ping.run(job.pk)
+    job.refresh_from_db()
+    assert job.finished_at == finished_at
+
+
+def test_celery_settings_make_delivery_safe():
+    from django.conf import settings
+
+    assert settings.CELERY_TASK_ACKS_LATE is True
+    assert settings.CELERY_TASK_REJECT_ON_WORKER_LOST is True
+    assert settings.CELERY_WORKER_PREFETCH_MULTIPLIER == 1
