@@ -29,6 +29,15 @@ CONTACT_SORTS: dict[str, tuple[str, ...]] = {
 }
 
 
+class StrictBooleanFilter(django_filters.TypedChoiceFilter):
+    """A yes/no filter that rejects values other than true/false instead of ignoring them."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("choices", [("true", "Yes"), ("false", "No")])
+        kwargs.setdefault("coerce", lambda value: value == "true")
+        super().__init__(**kwargs)
+
+
 class AccountFilter(django_filters.FilterSet):
     q = django_filters.CharFilter(method="filter_text", label="Name or domain contains")
     kind = django_filters.ChoiceFilter(choices=AccountKind.choices)
@@ -58,8 +67,8 @@ class ContactFilter(django_filters.FilterSet):
     team = django_filters.ModelChoiceFilter(queryset=Team.objects.all())
     title = django_filters.CharFilter(lookup_expr="icontains")
     language = django_filters.CharFilter(lookup_expr="iexact")
-    email_opt_out = django_filters.BooleanFilter()
-    do_not_call = django_filters.BooleanFilter()
+    email_opt_out = StrictBooleanFilter()
+    do_not_call = StrictBooleanFilter()
     created_after = django_filters.DateFilter(field_name="created_at", lookup_expr="date__gte")
     created_before = django_filters.DateFilter(field_name="created_at", lookup_expr="date__lte")
 

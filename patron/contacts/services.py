@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import zoneinfo
 from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -192,6 +193,13 @@ def _clean_contact(fields: dict[str, Any], *, instance: Contact) -> dict[str, An
             cleaned["phone"] = normalize_phone(cleaned["phone"])
         except ValueError as exc:
             errors["phone"] = [str(exc)]
+    if cleaned.get("time_zone"):
+        try:
+            zoneinfo.ZoneInfo(str(cleaned["time_zone"]))
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            errors["time_zone"] = [
+                f"{cleaned['time_zone']!r} is not a time zone; use a name such as Europe/Berlin."
+            ]
     if "social" in cleaned and not isinstance(cleaned["social"] or {}, dict):
         errors["social"] = ['Social handles are a mapping such as {"linkedin": "ana-lee"}.']
     if "custom" in cleaned:

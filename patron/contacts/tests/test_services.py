@@ -97,3 +97,21 @@ def test_channels_replace_names_the_bad_entry_and_changes_nothing(rep):
         )
     assert set(excinfo.value.errors) == {"emails.1.email", "phones.0.kind"}
     assert list(contact.emails.values_list("email", flat=True)) == ["ana@example.com"]
+
+
+def test_contact_time_zone_must_be_a_real_zone(rep):
+    with pytest.raises(ValidationFailed) as excinfo:
+        contact_create(user=rep, last_name="Lee", time_zone="Mars/Base")
+    assert "time_zone" in excinfo.value.errors
+    assert contact_create(user=rep, last_name="Lee", time_zone="Europe/Berlin").time_zone
+
+
+def test_boolean_filter_rejects_values_other_than_true_or_false(rep):
+    from patron.contacts.filters import ContactFilter
+
+    contact_create(user=rep, last_name="Lee", do_not_call=True)
+    assert not ContactFilter({"do_not_call": "maybe"}, queryset=Contact.objects.all()).is_valid()
+    valid = ContactFilter({"do_not_call": "true"}, queryset=Contact.objects.all())
+    assert valid.is_valid()
+    assert [c.last_name for c in valid.qs] == ["Lee"]
+    assert not ContactFilter({"do_not_call": "false"}, queryset=Contact.objects.all()).qs.exists()
