@@ -1,0 +1,246 @@
+"""Browser test fixtures: Debian's Chromium driven by Playwright against pytest-django's
+live server, an axe-core accessibility gate, and optional user-guide screenshots.
+
+Background jobs run in-process: ``celery_eager`` replaces the Celery app's ``send_task`` so
+that a task sent after commit by the live server runs right there, through the real task
+code, before the response is returned (see docs/testing.md for why).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import warnings
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.core.cache import cache
+from playwright.sync_api import (
+    Browser,
+    BrowserContext,
+    Page,
+    Playwright,
+    ViewportSize,
+    expect,
+    sync_playwright,
+)
+
+from patron.core.choices import OrgWideAccess
+from patron.core.testing import grant, set_org_default
+from patron.users.tests.factories import UserFactory, make_role
+
+CHROMIUM = os.environ.get("PATRON_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+AXE_PATH = Path(__file__).parent / "vendor" / "axe.min.js"
+SCREENSHOT_DIR = Path(__file__).resolve().parents[2] / "docs" / "user-guide" / "img"
+DESKTOP = ViewportSize(width=1280, height=800)
+PHONE = ViewportSize(width=375, height=740)
+BLOCKING_IMPACTS = ("serious", "critical")
+
+PASSWORD = "correct horse battery"
+USER_EMAIL = "erin.e2e@example.com"
+USER_NAME = "Erin Endtoend"
+ALL_ACTIONS = ("create", "read", "update", "delete", "export", "import")
+
+
+@pytest.fixture(scope="session")
+def playwright_driver() -> Iterator[Playwright]:
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: apt-get install -y chromium (not playwright install)")
+    # The sync Playwright API keeps an event loop running in this thread, so Django would
+    # refuse ORM calls made by the test code without this flag.
+    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    with sync_playwright() as driver:
+        yield driver
+    if previous is None:
+        os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+    else:
+        os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
+
+
+@pytest.fixture(scope="session")
+def browser(playwright_driver: Playwright) -> Iterator[Browser]:
+    browser = playwright_driver.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    yield browser
+    browser.close()
+
+
+@pytest.fixture
+def celery_eager(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Run every task sent through the Celery app synchronously in the sending thread."""
+    from celery import current_app
+
+    # What a worker does when it starts: import every app's tasks.py (autodiscovery).
+    current_app.loader.import_default_modules()
+
+    def send_task(name: str, args: Any = None, kwargs: Any = None, **_options: Any) -> Any:
+        return current_app.tasks[name].apply(args=args or (), kwargs=kwargs or {}, throw=True)
+
+    monkeypatch.setattr(current_app, "send_task", send_task)
+
+
+@pytest.fixture
+def context(browser: Browser, live_server: Any, celery_eager: None) -> Iterator[BrowserContext]:
+    # The login throttle and other counters live in the cache, which outlives the database
+    # flush between transactional tests.
+    cache.clear()
+    context = browser.new_context(
+        base_url=live_server.url, viewport=DESKTOP, accept_downloads=True, locale="en-GB"
+    )
+    # An init script is injected by the browser itself, so a Content-Security-Policy that
+    # forbids inline scripts cannot stop axe from loading.
+    context.add_init_script(path=str(AXE_PATH))
+    context.set_default_timeout(10_000)
+    yield context
+    context.close()
+
+
+@pytest.fixture
+def new_page(context: BrowserContext) -> Iterator[Callable[[], Page]]:
+    """Open tabs in the same session (for example to edit one record twice); any uncaught
+    JavaScript error on them fails the test."""
+    errors: list[str] = []
+
+    def open_page() -> Page:
+        page = context.new_page()
+        page.on("pageerror", lambda exc: errors.append(f"{page.url}: {exc}"))
+        return page
+
+    yield open_page
+    assert not errors, f"uncaught JavaScript errors: {errors}"
+
+
+@pytest.fixture
+def page(new_page: Callable[[], Page]) -> Page:
+    return new_page()
+
+
+@pytest.fixture
+def e2e_user(transactional_db: None) -> Any:
+    """A sales rep allowed every action on accounts and contacts (org-wide default private)."""
+    role = make_role("E2E Rep")
+    for object_type in ("contacts.account", "contacts.contact"):
+        grant(role, object_type, *ALL_ACTIONS)
+        set_org_default(object_type, OrgWideAccess.PRIVATE)
+    return UserFactory(role=role, email=USER_EMAIL, full_name=USER_NAME)
+
+
+def log_in(page: Page, *, email: str, password: str) -> None:
+    """Log in through the real /login/ form."""
+    page.goto("/login/")
+    page.get_by_label(re.compile(r"^e-?mail", re.IGNORECASE)).fill(email)
+    page.get_by_label(re.compile(r"^password", re.IGNORECASE)).fill(password)
+    page.get_by_role("button", name=re.compile(r"log ?in|sign ?in", re.IGNORECASE)).click()
+
+
+@pytest.fixture
+def logged_in_page(page: Page, e2e_user: Any) -> Page:
+    log_in(page, email=USER_EMAIL, password=PASSWORD)
+    expect(page).not_to_have_url(re.compile(r"/login/"))
+    return page
+
+
+# Violations in templates this suite does not own, keyed by (axe rule id, a CSS selector the
+# failing element matches). The journeys only warn about them, so that they keep checking
+# everything else; each one is pinned by a strict xfail in test_accessibility.py, which starts
+# failing once the template is fixed, and then its entry here must be removed.
+KNOWN_VIOLATIONS: dict[tuple[str, str], str] = {
+    ("label-content-name-mismatch", "summary[aria-label^='User menu']"): (
+        "core/base.html: the user menu's <summary aria-label='User menu for NAME'> does not"
+        " contain its visible text (avatar initial and name); drop the aria-label or make it"
+        " start with the visible text"
+    ),
+    ("link-name", "a.brand"): (
+        "core/base.html + core/patron.css: at phone width .brand-name is display:none and the"
+        " mark is aria-hidden, so the home link has no accessible name; hide the text with"
+        " .visually-hidden instead, or give the link aria-label='Patron home'"
+    ),
+}
+
+
+def axe_violations(page: Page) -> list[tuple[str, str, str]]:
+    """axe-core's serious and critical findings on the current page: (rule, target, text)."""
+    page.wait_for_load_state("load")
+    if not page.evaluate("typeof window.axe !== 'undefined'"):
+        page.add_script_tag(path=str(AXE_PATH))
+    violations: list[dict[str, Any]] = page.evaluate(
+        "async () => (await axe.run(document, {resultTypes: ['violations']})).violations"
+    )
+    width = (page.viewport_size or DESKTOP)["width"]
+    found = []
+    for violation in violations:
+        if violation.get("impact") not in BLOCKING_IMPACTS:
+            continue
+        for node in violation["nodes"]:
+            target = " ".join(map(str, node["target"]))
+            found.append(
+                (
+                    violation["id"],
+                    target,
+                    f"{violation['id']} ({violation['impact']}) at {width}px: "
+                    f"{violation['help']}\n    target: {target}\n    html: {node['html'][:160]}",
+                )
+            )
+    return found
+
+
+def known_violation(page: Page, rule: str, target: str) -> str | None:
+    """The KNOWN_VIOLATIONS key (rule, selector) matching this finding, if any."""
+    for known_rule, selector in KNOWN_VIOLATIONS:
+        if known_rule == rule and page.evaluate(
+            "([target, selector]) => !!document.querySelector(target)?.matches(selector)",
+            [target, selector],
+        ):
+            return selector
+    return None
+
+
+def axe_check(page: Page, *, allow_known: bool = True) -> None:
+    """Fail on any axe-core violation of impact serious or critical on the current page.
+
+    With ``allow_known`` the entries of KNOWN_VIOLATIONS only warn.
+    """
+    failures = []
+    for rule, target, text in axe_violations(page):
+        selector = known_violation(page, rule, target) if allow_known else None
+        if selector:
+            reason = KNOWN_VIOLATIONS[(rule, selector)]
+            warnings.warn(f"known axe violation on {page.url}: {text} ({reason})", stacklevel=2)
+        else:
+            failures.append(text)
+    if failures:
+        pytest.fail(f"axe violations on {page.url}:\n" + "\n".join(failures), pytrace=False)
+
+
+def check_page(page: Page, *, allow_known: bool = True) -> None:
+    """Run axe at desktop and phone width; at phone width the page must not scroll sideways."""
+    original = page.viewport_size or DESKTOP
+    try:
+        for size in (DESKTOP, PHONE):
+            page.set_viewport_size(size)
+            axe_check(page, allow_known=allow_known)
+        overflow = page.evaluate(
+            "() => document.documentElement.scrollWidth - document.documentElement.clientWidth"
+        )
+        assert overflow <= 1, f"{page.url} scrolls sideways by {overflow}px at 375px width"
+    finally:
+        page.set_viewport_size(original)
+
+
+def screenshot(page: Page, name: str) -> None:
+    """Write docs/user-guide/img/<name>.png, only when PATRON_SCREENSHOTS=1."""
+    if os.environ.get("PATRON_SCREENSHOTS") != "1":
+        return
+    SCREENSHOT_DIR.mkdir(parents=True, exist_ok=True)
+    page.set_viewport_size(DESKTOP)
+    page.screenshot(path=str(SCREENSHOT_DIR / f"{name}.png"), animations="disabled")
