@@ -1,39 +1,172 @@
 """One global search interface over registered models.
 
-Minimal first version (SearchEntry rows, LIKE matching). The backend-specific engines
-(PostgreSQL full-text + trigram, SQLite FTS5) replace the matching in ``search``.
+Apps register a describer per model (``register``) and their services call
+``index_record`` / ``unindex_record`` inside the write transaction. Each record becomes one
+``SearchEntry`` row; ``search`` matches the query against those rows with the database's own
+index and keeps only records the user may read:
+
+- SQLite: an FTS5 table with the trigram tokenizer over ``core_searchentry.text`` (kept in
+  step by triggers, migration 0003), so any substring of 3+ characters is an index lookup.
+- PostgreSQL: ``ILIKE`` served by a GIN ``gin_trgm_ops`` index for substrings, and a GIN
+  ``to_tsvector('simple', text)`` index for word prefixes shorter than three characters.
+- Queries whose every word is shorter than three characters match title prefixes through an
+  index on the title (case-insensitive on both databases).
+
+Visibility is part of the same SQL: an ``EXISTS`` over ``visible_to(user)`` per type, which
+also leaves out soft-deleted records. Hits rank exact title, title prefix, a word of the title,
+a word of the text, then anywhere; title-prefix matches are fetched first and the rest ranked
+from at most MAX_CANDIDATES candidates, so a query costs at most two statements.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from django.contrib.contenttypes.models import ContentType
-from django.db import models
+from django.db import connection, models
+from django.db.models import Case, Exists, Expression, F, OuterRef, Value, When
 
+from patron.core.choices import Action
 from patron.core.models import SearchEntry
+from patron.core.visibility import Principal
 
 Describer = Callable[[Any], tuple[str, str, str]]
-_registry: dict[str, Describer] = {}
+UrlBuilder = Callable[[int], str]
+DependentsFinder = Callable[[Any], Iterable[models.Model]]
+
+MIN_SUBSTRING = 3
+MAX_QUERY_LENGTH = 200
+MAX_TERMS = 8
+MAX_LIMIT = 100
+# Matches ranked per query; beyond this a broad query ranks a sample (see _best).
+MAX_CANDIDATES = 1000
+
+_PHONE_QUERY = re.compile(r"^[\d\s()+\-./]+$")
+_PLACEHOLDER = re.compile(r"\{(\d)\}")
 
 
-def register(model: type[models.Model], describe: Describer) -> None:
-    """``describe(record) -> (title, subtitle, searchable text)``."""
-    _registry[model._meta.label_lower] = describe
+@dataclass(frozen=True)
+class SearchType:
+    """How one model takes part in search (filled by ``register``)."""
+
+    model: type[models.Model]
+    describe: Describer
+    url: UrlBuilder
+    label: str
+    prefetch: tuple[str, ...]
+    dependents: DependentsFinder | None
+
+    @property
+    def object_type(self) -> str:
+        return self.model._meta.label_lower
+
+    @property
+    def type_name(self) -> str:
+        return self.model._meta.model_name or self.object_type
+
+
+_registry: dict[str, SearchType] = {}
+
+
+def register(
+    model: type[models.Model],
+    describe: Describer,
+    *,
+    url: UrlBuilder,
+    label: str = "",
+    prefetch: Sequence[str] = (),
+    dependents: DependentsFinder | None = None,
+) -> None:
+    """Make ``model`` searchable.
+
+    ``describe(record) -> (title, subtitle, searchable text)``. ``url(pk)`` gives the path
+    of the record's page (e.g. ``lambda pk: reverse("leads:lead_detail", args=[pk])``).
+    ``prefetch`` names the relations the describer reads, so a batch reindex does not query
+    per row. ``dependents(record)`` gives records whose text quotes this record's title (a
+    contact quotes its account's name); they are reindexed when that title changes.
+    """
+    if not hasattr(model._default_manager, "visible_to"):
+        raise TypeError(f"{model._meta.label} needs a visible_to() manager to be searchable.")
+    _registry[model._meta.label_lower] = SearchType(
+        model=model,
+        describe=describe,
+        url=url,
+        label=label or str(model._meta.verbose_name_plural).capitalize(),
+        prefetch=tuple(prefetch),
+        dependents=dependents,
+    )
+
+
+def registered_types() -> list[SearchType]:
+    return list(_registry.values())
+
+
+def _entry_values(search_type: SearchType, record: models.Model) -> dict[str, str]:
+    title, subtitle, text = search_type.describe(record)
+    return {"title": title[:300], "subtitle": subtitle[:300], "text": text}
 
 
 def index_record(record: models.Model) -> None:
-    describe = _registry.get(record._meta.label_lower)
-    if describe is None:
+    """Write the search entry of ``record`` (call inside the service's transaction)."""
+    search_type = _registry.get(record._meta.label_lower)
+    if search_type is None:
         return
-    title, subtitle, text = describe(record)
-    SearchEntry.objects.update_or_create(
-        content_type=ContentType.objects.get_for_model(type(record)),
-        object_id=record.pk,
-        defaults={"title": title[:300], "subtitle": subtitle[:300], "text": text},
+    values = _entry_values(search_type, record)
+    content_type = ContentType.objects.get_for_model(type(record))
+    previous_title = (
+        SearchEntry.objects.filter(content_type=content_type, object_id=record.pk)
+        .values_list("title", flat=True)
+        .first()
     )
+    SearchEntry.objects.update_or_create(
+        content_type=content_type, object_id=record.pk, defaults=values
+    )
+    if (
+        search_type.dependents is not None
+        and previous_title is not None
+        and previous_title != values["title"]
+    ):
+        index_records(search_type.dependents(record))
+
+
+def index_records(records: Iterable[models.Model], *, batch_size: int = 500) -> int:
+    """Write the entries of many records, a batch per statement; returns how many.
+
+    Records of unregistered models are skipped; dependents are not followed.
+    """
+    done = 0
+    batch: list[models.Model] = []
+    for record in records:
+        batch.append(record)
+        if len(batch) >= batch_size:
+            done += _upsert(batch)
+            batch = []
+    if batch:
+        done += _upsert(batch)
+    return done
+
+
+def _upsert(records: list[models.Model]) -> int:
+    entries = []
+    for record in records:
+        search_type = _registry.get(record._meta.label_lower)
+        if search_type is None:
+            continue
+        entries.append(SearchEntry(
+            content_type=ContentType.objects.get_for_model(type(record)),
+            object_id=record.pk,
+            **_entry_values(search_type, record),
+        ))
+    SearchEntry.objects.bulk_create(
+        entries,
+        update_conflicts=True,
+        unique_fields=["content_type", "object_id"],
+        update_fields=["title", "subtitle", "text"],
+    )
+    return len(entries)
 
 
 def unindex_record(record: models.Model) -> None:
@@ -42,9 +175,247 @@ def unindex_record(record: models.Model) -> None:
     ).delete()
 
 
+def reindex(
+    model: type[models.Model],
+    *,
+    batch_size: int = 500,
+    on_batch: Callable[[int], None] | None = None,
+) -> int:
+    """Rebuild every entry of ``model`` in batches (imports, restores); returns rows indexed.
+
+    Live records are upserted; entries of records that are gone or soft-deleted are removed.
+    """
+    search_type = _registry[model._meta.label_lower]
+    manager = model._default_manager
+    done = 0
+    last_pk: Any = None
+    while True:
+        batch_query = manager.order_by("pk").prefetch_related(*search_type.prefetch)
+        if last_pk is not None:
+            batch_query = batch_query.filter(pk__gt=last_pk)
+        batch = list(batch_query[:batch_size])
+        if not batch:
+            break
+        done += _upsert(batch)
+        last_pk = batch[-1].pk
+        if on_batch is not None:
+            on_batch(done)
+    SearchEntry.objects.filter(content_type=ContentType.objects.get_for_model(model)).exclude(
+        object_id__in=manager.values("pk")
+    ).delete()
+    return done
+
+
 @dataclass(frozen=True)
 class Hit:
     object_type: str
     pk: int
     title: str
     subtitle: str
+    url: str
+    type_name: str
+    type_label: str
+
+
+@dataclass(frozen=True)
+class ParsedQuery:
+    """The user's query reduced to what is matched: lower-cased terms, or phone digits."""
+
+    phrase: str
+    terms: tuple[str, ...]
+
+    @property
+    def long_terms(self) -> tuple[str, ...]:
+        return tuple(t for t in self.terms if len(t) >= MIN_SUBSTRING)
+
+    @property
+    def short_terms(self) -> tuple[str, ...]:
+        return tuple(t for t in self.terms if len(t) < MIN_SUBSTRING)
+
+
+def parse_query(query: str) -> ParsedQuery:
+    """Lower-case and split the query; a phone number in any format becomes its digits."""
+    printable = "".join(ch if ch.isprintable() else " " for ch in (query or "")[:MAX_QUERY_LENGTH])
+    text = " ".join(printable.split()).lower()
+    digits = re.sub(r"\D", "", text)
+    if text and _PHONE_QUERY.match(text) and len(digits) >= MIN_SUBSTRING:
+        return ParsedQuery(phrase=digits, terms=(digits,))
+    words = list(dict.fromkeys(text.split()))
+    # Stray punctuation ("acme &") would match too little; keep it only when it is all there is.
+    terms = [w for w in words if any(ch.isalnum() for ch in w)] or words
+    return ParsedQuery(phrase=text, terms=tuple(terms[:MAX_TERMS]))
+
+
+def search(
+    user: Principal,
+    query: str,
+    *,
+    limit: int = 20,
+    object_types: Sequence[str] | None = None,
+) -> list[Hit]:
+    """The records matching ``query`` that ``user`` may read, best matches first.
+
+    ``object_types`` limits the search to those types ("contacts.account", ...). Runs at
+    most two queries for the hits, however many there are (plus the user's access profile and
+    the content types, both cached).
+    """
+    parsed = parse_query(query)
+    limit = max(1, min(limit, MAX_LIMIT))
+    if not parsed.terms or not user.is_active:
+        return []
+    types = [
+        t for t in _registry.values()
+        if (object_types is None or t.object_type in object_types)
+        and user.access_profile().may(t.object_type, Action.READ)
+    ]
+    if not types:
+        return []
+    content_types = ContentType.objects.get_for_models(*(t.model for t in types))
+    types_by_ct: dict[int, SearchType] = {}
+    readable_when: list[When] = []
+    for search_type in types:
+        content_type = content_types[search_type.model]
+        types_by_ct[content_type.pk] = search_type
+        readable = search_type.model._default_manager.visible_to(  # type: ignore[attr-defined]
+            user
+        ).filter(pk=OuterRef("object_id"))
+        readable_when.append(When(content_type_id=content_type.pk, then=Exists(readable)))
+    # A CASE rather than OR-ed conditions: the text index drives the query and visibility is
+    # checked per candidate by primary key (an OR on content_type_id would let the planner
+    # scan every entry of a type instead).
+    visible = Case(*readable_when, default=Value(False), output_field=models.BooleanField())
+    matching = _matching(parsed).filter(visible)
+
+    rows: list[_Row] = []
+    if parsed.long_terms:
+        # Titles starting with the query rank first; look them up on their own so that a
+        # broad query cannot crowd them out of the capped candidates.
+        rows = _best(matching.filter(_title_prefix(parsed.phrase)), parsed.phrase, limit)
+    if len(rows) < limit:
+        rest = matching.exclude(id__in=[row[0] for row in rows]) if rows else matching
+        rows += _best(rest, parsed.phrase, limit - len(rows))
+
+    hits = []
+    for _entry_id, content_type_id, object_id, title, subtitle in rows:
+        search_type = types_by_ct[content_type_id]
+        hits.append(
+            Hit(
+                object_type=search_type.object_type,
+                pk=object_id,
+                title=title,
+                subtitle=subtitle,
+                url=search_type.url(object_id),
+                type_name=search_type.type_name,
+                type_label=search_type.label,
+            )
+        )
+    return hits
+
+
+_Row = tuple[int, int, int, str, str]
+
+
+def _best(entries: models.QuerySet[SearchEntry], phrase: str, limit: int) -> list[_Row]:
+    """The ``limit`` best-ranked of at most MAX_CANDIDATES of ``entries`` (one query).
+
+    Ranking reads every candidate, so a query matching most of a large table ranks a sample
+    instead of all of it; exact and prefix title matches are fetched separately beforehand.
+    """
+    candidates = entries.values("id")[:MAX_CANDIDATES]
+    return list(
+        SearchEntry.objects.filter(id__in=candidates)
+        .annotate(search_rank=_rank(phrase))
+        .order_by("search_rank", "title", "id")
+        .values_list("id", "content_type_id", "object_id", "title", "subtitle")[:limit]
+    )
+
+
+def _like_escape(term: str) -> str:
+    return term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+class _Sql(Expression):
+    """Constant SQL with ``{0}``, ``{1}``... standing for the compiled ``sources``.
+
+    Columns are given as ``F()`` so they take the table alias of whatever query (or subquery)
+    uses the expression; every user-supplied value is a ``Value()``, i.e. a bound parameter.
+    """
+
+    def __init__(self, sql: str, *sources: Any, output_field: models.Field[Any, Any]) -> None:
+        super().__init__(output_field=output_field)
+        self.sql = sql
+        self.sources = list(sources)
+
+    def get_source_expressions(self) -> list[Any]:
+        return self.sources
+
+    def set_source_expressions(self, exprs: Sequence[Any]) -> None:
+        self.sources = list(exprs)
+
+    def as_sql(
+        self, compiler: Any, connection: Any, **extra_context: Any
+    ) -> tuple[str, list[Any]]:
+        compiled = [compiler.compile(source) for source in self.sources]
+        params: list[Any] = []
+
+        def place(match: re.Match[str]) -> str:
+            sql, source_params = compiled[int(match.group(1))]
+            params.extend(source_params)
+            return str(sql)
+
+        return _PLACEHOLDER.sub(place, self.sql), params
+
+
+def _condition(sql: str, *sources: Any) -> _Sql:
+    return _Sql(sql, *sources, output_field=models.BooleanField())
+
+
+def _title_prefix(phrase: str) -> _Sql:
+    """Title starts with ``phrase``, through the case-insensitive title index (migration 0003)."""
+    prefix = Value(_like_escape(phrase) + "%")
+    if connection.vendor == "postgresql":
+        return _condition("lower({0}) LIKE {1}", F("title"), prefix)
+    return _condition("{0} LIKE {1} ESCAPE '\\'", F("title"), prefix)
+
+
+def _matching(parsed: ParsedQuery) -> models.QuerySet[SearchEntry]:
+    """Entries matching every term, each predicate served by an index."""
+    entries = SearchEntry.objects.all()
+    long_terms, short_terms = parsed.long_terms, parsed.short_terms
+    if not long_terms:
+        return entries.filter(_title_prefix(parsed.phrase))
+    if connection.vendor == "postgresql":
+        for term in long_terms:
+            entries = entries.filter(
+                _condition("{0} ILIKE {1}", F("text"), Value(f"%{_like_escape(term)}%"))
+            )
+        for term in short_terms:
+            entries = entries.filter(_condition(
+                "to_tsvector('simple', {0}) @@ to_tsquery('simple', quote_literal({1}) || ':*')",
+                F("text"), Value(term),
+            ))
+        return entries
+    match = " AND ".join('"' + term.replace('"', '""') + '"' for term in long_terms)
+    entries = entries.filter(_condition(
+        "{0} IN (SELECT rowid FROM core_searchentry_fts WHERE core_searchentry_fts MATCH {1})",
+        F("id"), Value(match),
+    ))
+    for term in short_terms:
+        entries = entries.filter(_condition(
+            "' ' || {0} LIKE {1} ESCAPE '\\'", F("text"), Value(f"% {_like_escape(term)}%")
+        ))
+    return entries
+
+
+def _rank(phrase: str) -> _Sql:
+    """0 exact title, 1 title prefix, 2 word in title, 3 word in text, 4 anywhere else."""
+    escaped = _like_escape(phrase)
+    return _Sql(
+        "CASE WHEN lower({0}) = {2} THEN 0"
+        " WHEN lower({0}) LIKE {3} ESCAPE '\\' THEN 1"
+        " WHEN ' ' || lower({0}) LIKE {4} ESCAPE '\\' THEN 2"
+        " WHEN ' ' || lower({1}) LIKE {4} ESCAPE '\\' THEN 3"
+        " ELSE 4 END",
+        F("title"), F("text"), Value(phrase), Value(f"{escaped}%"), Value(f"% {escaped}%"),
+        output_field=models.IntegerField(),
+    )
