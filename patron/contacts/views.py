@@ -141,9 +141,13 @@ def _safe_next(request: HttpRequest, fallback: str) -> str:
 
 def list_query(params: QueryDict) -> str:
     """The list's state (filters, sort, columns) without paging, for views and exports."""
-    state = params.copy()
-    for transient in ("cursor", "view", "_validate", "csrfmiddlewaretoken"):
-        state.pop(transient, None)
+    state = QueryDict(mutable=True)
+    for key, values in params.lists():
+        if key in ("cursor", "view", "_validate", "csrfmiddlewaretoken"):
+            continue
+        kept = [value for value in values if value != ""]
+        if kept:
+            state.setlist(key, kept)
     return state.urlencode()
 
 
@@ -237,6 +241,7 @@ class RecordPages:
             "size": size,
         }
         if is_htmx(request) and request.headers.get("HX-Target") == "list-results":
+            context["oob"] = True
             return render(request, "contacts/partials/list_results.html", context)
         return render(request, f"contacts/{ui.key}_list.html", context)
 
@@ -539,7 +544,7 @@ class RecordPages:
     def export(self, request: HttpRequest) -> HttpResponse:
         ui, user = self.ui, _user(request)
         _require(user, ui, Action.EXPORT)
-        query = list_query(request.GET)
+        query = list_query(QueryDict(request.POST.get("query", "")))
         job = job_start(
             kind=EXPORT_TASK,
             user=user,

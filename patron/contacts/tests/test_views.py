@@ -43,6 +43,16 @@ def rep_client(client, rep):
     return client
 
 
+# A list page runs a fixed number of queries (session, user, access profile, custom fields,
+# capped count, page, saved views, filter choices), whatever the number of rows.
+LIST_QUERIES = 20
+
+
+def _get_list(client, url: str, **extra):
+    with assert_max_queries(LIST_QUERIES):
+        return client.get(url, **extra)
+
+
 def _names(response) -> list[str]:
     return [str(r) for r in response.context["page"].rows]
 
@@ -55,13 +65,13 @@ def test_account_list_shows_visible_rows_with_queries_not_growing(rep_client, re
         account_create(user=rep, name=f"Mine {i}")
     account_create(user=other_rep, name="Not mine")
     with CaptureQueriesContext(connection) as few:
-        response = rep_client.get("/accounts/")
+        response = _get_list(rep_client, "/accounts/")
     assert response.status_code == 200
     assert _names(response) == ["Mine 0", "Mine 1", "Mine 2"]
     for i in range(3, 23):
         account_create(user=rep, name=f"Mine {i:02d}")
     with assert_max_queries(len(few.captured_queries)):
-        response = rep_client.get("/accounts/")
+        response = _get_list(rep_client, "/accounts/")
     assert len(response.context["page"].rows) == 23
 
 
@@ -73,7 +83,7 @@ def test_contact_list_queries_do_not_grow_with_rows(rep_client, rep):
     for i in range(15):
         contact_create(user=rep, last_name=f"Person {i}", account=account)
     with assert_max_queries(len(few.captured_queries)):
-        response = rep_client.get("/contacts/")
+        response = _get_list(rep_client, "/contacts/")
     assert response.status_code == 200
     assert "Acme" in response.content.decode()
 
@@ -86,10 +96,10 @@ def test_account_list_filters_by_tier_text_and_custom_field(rep_client, rep):
     account_create(user=rep, name="Globex", tier="key", custom={"region": "APAC"})
     account_create(user=rep, name="Acme Retail", tier="key")
     with assert_max_queries(25):
-        assert _names(rep_client.get("/accounts/?tier=strategic")) == ["Acme"]
-    assert _names(rep_client.get("/accounts/?q=acme")) == ["Acme", "Acme Retail"]
-    assert _names(rep_client.get("/accounts/?cf_region=APAC")) == ["Globex"]
-    html = rep_client.get("/accounts/?col=region").content.decode()
+        assert _names(_get_list(rep_client, "/accounts/?tier=strategic")) == ["Acme"]
+    assert _names(_get_list(rep_client, "/accounts/?q=acme")) == ["Acme", "Acme Retail"]
+    assert _names(_get_list(rep_client, "/accounts/?cf_region=APAC")) == ["Globex"]
+    html = _get_list(rep_client, "/accounts/?col=region").content.decode()
     assert '<th scope="col" class="">Region</th>' in html
     assert "EMEA" in html
 
@@ -97,7 +107,7 @@ def test_account_list_filters_by_tier_text_and_custom_field(rep_client, rep):
 def test_account_list_sorts_by_clicked_column(rep_client, rep):
     for name in ("Beta", "Alpha", "Gamma"):
         account_create(user=rep, name=name)
-    response = rep_client.get("/accounts/?sort=-name")
+    response = _get_list(rep_client, "/accounts/?sort=-name")
     assert _names(response) == ["Gamma", "Beta", "Alpha"]
     html = response.content.decode()
     assert 'aria-sort="descending"' in html
@@ -113,34 +123,46 @@ def test_sort_by_revenue_pages_through_nulls(rep_client, rep, sales_roles, monke
     )
     for i, revenue in enumerate([None, "10", None, "30", "20"]):
         account_create(user=rep, name=f"A{i}", annual_revenue=revenue)
-    assert _names(rep_client.get("/accounts/?sort=revenue")) == ["A1", "A4", "A3", "A0", "A2"]
-    assert _names(rep_client.get("/accounts/?sort=-revenue")) == ["A3", "A4", "A1", "A2", "A0"]
+    assert _names(_get_list(rep_client, "/accounts/?sort=revenue")) == [
+        "A1",
+        "A4",
+        "A3",
+        "A0",
+        "A2",
+    ]
+    assert _names(_get_list(rep_client, "/accounts/?sort=-revenue")) == [
+        "A3",
+        "A4",
+        "A1",
+        "A2",
+        "A0",
+    ]
     monkeypatch.setattr("patron.contacts.views.PAGE_SIZES", (2, 50))
     seen, url = [], "/accounts/?sort=revenue&size=2"
     while url:
-        page = rep_client.get(url).context["page"]
+        page = _get_list(rep_client, url).context["page"]
         seen += [str(r) for r in page.rows]
         url = (
             f"/accounts/?sort=revenue&size=2&cursor={page.next_cursor}" if page.next_cursor else ""
         )
     assert seen == ["A1", "A4", "A3", "A0", "A2"]
-    back = rep_client.get(f"/accounts/?sort=revenue&size=2&cursor={page.prev_cursor}")
+    back = _get_list(rep_client, f"/accounts/?sort=revenue&size=2&cursor={page.prev_cursor}")
     assert _names(back) == ["A3", "A0"]
 
 
 def test_keyset_paging_next_and_previous(rep_client, rep):
     for i in range(30):
         account_create(user=rep, name=f"Account {i:02d}")
-    first = rep_client.get("/accounts/")
+    first = _get_list(rep_client, "/accounts/")
     page = first.context["page"]
     assert len(page.rows) == 25
     assert page.prev_cursor is None
     assert page.next_cursor
     with assert_max_queries(25):
-        second = rep_client.get(f"/accounts/?cursor={page.next_cursor}")
+        second = _get_list(rep_client, f"/accounts/?cursor={page.next_cursor}")
     assert _names(second) == [f"Account {i}" for i in range(25, 30)]
     assert second.context["page"].next_cursor is None
-    back = rep_client.get(f"/accounts/?cursor={second.context['page'].prev_cursor}")
+    back = _get_list(rep_client, f"/accounts/?cursor={second.context['page'].prev_cursor}")
     assert _names(back) == [f"Account {i:02d}" for i in range(25)]
 
 
@@ -148,31 +170,32 @@ def test_count_is_capped_instead_of_exact(rep_client, rep, monkeypatch):
     monkeypatch.setattr("patron.core.views.COUNT_CAP", 3)
     for i in range(5):
         account_create(user=rep, name=f"A{i}")
-    response = rep_client.get("/accounts/")
+    response = _get_list(rep_client, "/accounts/")
     assert "more than 3" in response.content.decode()
 
 
 def test_broken_cursor_and_bad_filter_show_first_page_not_500(rep_client, rep):
     account_create(user=rep, name="Acme")
-    assert _names(rep_client.get("/accounts/?cursor=%%%not-base64")) == ["Acme"]
-    response = rep_client.get("/accounts/?min_employees=lots&owner=999999")
+    assert _names(_get_list(rep_client, "/accounts/?cursor=%%%not-base64")) == ["Acme"]
+    response = _get_list(rep_client, "/accounts/?min_employees=lots&owner=999999")
     assert response.status_code == 200
     assert response.context["filterset"].errors
 
 
 def test_htmx_list_request_returns_results_partial(rep_client, rep):
     account_create(user=rep, name="Acme")
-    response = rep_client.get("/accounts/?q=ac", HTTP_HX_TARGET="list-results", **HTMX)
+    response = _get_list(rep_client, "/accounts/?q=ac", HTTP_HX_TARGET="list-results", **HTMX)
     html = response.content.decode()
     assert response.status_code == 200
     assert "<html" not in html
     assert 'id="list-results"' in html
     assert "Acme" in html
+    assert 'id="export-query" name="query" value="q=ac" hx-swap-oob="true"' in html
 
 
 def test_list_refused_when_role_may_not_read(client):
     client.force_login(UserFactory(role=make_role("No access")))
-    response = client.get("/accounts/")
+    response = _get_list(client, "/accounts/")
     assert response.status_code == 403
     assert "may not see accounts" in response.content.decode()
 
@@ -255,7 +278,7 @@ def test_sensitive_field_hidden_on_detail_and_change_log(client, rep, sales_role
     client.force_login(rep)
     html = client.get(f"/accounts/{account.pk}/").content.decode()
     assert "987" not in html
-    assert "Annual revenue" not in client.get("/accounts/").content.decode()
+    assert "Annual revenue" not in _get_list(client, "/accounts/").content.decode()
 
 
 def test_read_only_field_shown_as_text_and_not_submitted(client, rep, sales_roles):
@@ -480,8 +503,8 @@ def test_recycle_bin_hides_and_refuses_records_of_others(client, rep, other_rep)
 # ---------- CSV export ----------
 
 
-def _start_export(client, url: str) -> Job:
-    response = client.post(url)
+def _start_export(client, url: str, query: str = "") -> Job:
+    response = client.post(url, {"query": query})
     job = Job.objects.get()
     assert response.status_code == 302
     assert response.url == f"/ui/jobs/{job.pk}/"
@@ -496,7 +519,7 @@ def test_export_job_writes_filtered_csv_safely_and_logs_it(
     account_create(user=rep, name="Other tier", tier="small")
     account_create(user=other_rep, name="Invisible", tier="key")
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        job = _start_export(rep_client, "/accounts/export/?tier=key&sort=-name")
+        job = _start_export(rep_client, "/accounts/export/", "tier=key&sort=-name&cursor=abc")
     assert len(callbacks) == 1
     assert job.params == {"object": "account", "query": "tier=key&sort=-name"}
     export_csv_run(job_id=job.pk)
@@ -605,3 +628,10 @@ def test_new_contact_form_prefills_the_account_from_the_link(rep_client, rep):
     account = account_create(user=rep, name="Acme")
     html = rep_client.get(f"/contacts/new/?account={account.pk}").content.decode()
     assert f'<option value="{account.pk}" selected>Acme</option>' in html
+
+
+def test_signed_out_visitors_are_sent_to_log_in(client):
+    for url in ("/accounts/", "/contacts/new/", "/ui/recycle-bin/"):
+        response = client.get(url)
+        assert response.status_code == 302
+        assert response.url.startswith("/login/?next=")
