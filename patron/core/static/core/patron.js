@@ -99,7 +99,28 @@
       open.querySelector("summary").focus();
     }
     var results = document.getElementById("search-results");
-    if (results && results.innerHTML) results.innerHTML = "";
+    if (results && results.innerHTML) {
+      var inSearch = document.activeElement && document.activeElement.closest(".topbar-search");
+      results.innerHTML = "";
+      var box = document.getElementById("global-search");
+      if (box && inSearch) box.focus();
+    }
+  });
+
+  /* Global search results: Down from the box enters the list, Up/Down move, Escape leaves. */
+  document.addEventListener("keydown", function (event) {
+    if (event.key !== "ArrowDown" && event.key !== "ArrowUp") return;
+    var box = document.getElementById("global-search");
+    var results = document.getElementById("search-results");
+    if (!box || !results) return;
+    var options = Array.prototype.slice.call(results.querySelectorAll("[role='option']"));
+    if (!options.length) return;
+    var index = options.indexOf(document.activeElement);
+    if (document.activeElement !== box && index === -1) return;
+    event.preventDefault();
+    var next = event.key === "ArrowDown" ? index + 1 : index - 1;
+    if (next < 0) { box.focus(); return; }
+    options[Math.min(next, options.length - 1)].focus();
   });
 
   /* Confirmation for destructive buttons (the server asks again when JS is off). */
