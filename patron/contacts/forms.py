@@ -40,8 +40,13 @@ class RecordPickerField(forms.ModelChoiceField):  # type: ignore[type-arg]
     iterator = RecordPickerIterator
 
 
-def _accounts_for(user: Principal) -> Any:
-    return Account.objects.visible_to(user).only("id", "name")
+def _accounts_for(user: Principal, current: Account | None) -> Any:
+    """Accounts a picker accepts: those the user sees, plus the value already saved (which
+    may be someone else's record; keeping it must not fail validation)."""
+    accounts = Account.objects.visible_to(user)
+    if current is not None:
+        accounts = accounts | Account.objects.filter(pk=current.pk)
+    return accounts.only("id", "name")
 
 
 def _owner_field(label: str = "Owner") -> forms.ModelChoiceField:  # type: ignore[type-arg]
@@ -143,11 +148,12 @@ class AccountForm(ContactChannelsMixin, RecordForm):
         self.fields["name"].required = False
         if "parent" in self.fields:
             parent_field = self.fields["parent"]
-            queryset = _accounts_for(user)
+            current = getattr(self.instance, "parent", None)
+            queryset = _accounts_for(user, current)
             if self.instance is not None and self.instance.pk:
                 queryset = queryset.exclude(pk=self.instance.pk)
             parent_field.queryset = queryset  # type: ignore[attr-defined]
-            parent_field.current = getattr(self.instance, "parent", None)  # type: ignore[attr-defined]
+            parent_field.current = current  # type: ignore[attr-defined]
 
 
 class ContactForm(ContactChannelsMixin, RecordForm):
@@ -194,8 +200,9 @@ class ContactForm(ContactChannelsMixin, RecordForm):
     def __init__(self, *args: Any, user: Principal, **kwargs: Any) -> None:
         super().__init__(*args, user=user, **kwargs)
         account_field = self.fields["account"]
-        account_field.queryset = _accounts_for(user)  # type: ignore[attr-defined]
-        account_field.current = getattr(self.instance, "account", None)  # type: ignore[attr-defined]
+        current = getattr(self.instance, "account", None)
+        account_field.queryset = _accounts_for(user, current)  # type: ignore[attr-defined]
+        account_field.current = current  # type: ignore[attr-defined]
 
 
 class BulkEditForm(forms.Form):

@@ -635,3 +635,36 @@ def test_signed_out_visitors_are_sent_to_log_in(client):
         response = client.get(url)
         assert response.status_code == 302
         assert response.url.startswith("/login/?next=")
+
+
+def test_editing_keeps_a_linked_account_the_editor_cannot_see(client, rep, other_rep):
+    hidden_account = account_create(user=other_rep, name="Their account")
+    contact = contact_create(user=other_rep, last_name="Lee", account=hidden_account)
+    RecordShare.objects.create(
+        content_type=ContentType.objects.get_for_model(Contact),
+        object_id=contact.pk,
+        user=rep,
+        access=ShareAccess.EDIT,
+    )
+    client.force_login(rep)
+    response = client.post(
+        f"/contacts/{contact.pk}/edit/",
+        {
+            "last_name": "Lee-Smith",
+            "account": hidden_account.pk,
+            "owner": other_rep.pk,
+            "version": contact.version,
+        },
+    )
+    assert response.status_code == 302
+    contact.refresh_from_db()
+    assert contact.last_name == "Lee-Smith"
+    assert contact.account_id == hidden_account.pk
+
+
+def test_person_account_takes_its_name_from_first_and_last_name(rep_client):
+    response = rep_client.post(
+        "/accounts/new/", {"kind": "person", "first_name": "Ana", "last_name": "Lee"}
+    )
+    assert response.status_code == 302
+    assert Account.objects.get().name == "Ana Lee"
