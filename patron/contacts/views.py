@@ -382,6 +382,7 @@ class RecordPages:
         if validating:
             form.is_valid()
             form.keep_errors_for(validating)
+            self._hint_duplicates(user, form, validating)
             return render(request, "contacts/partials/record_form.html", context)
         if not form.is_valid():
             return self._render_form(request, context, status=422)
@@ -403,6 +404,23 @@ class RecordPages:
             return self._render_form(request, context, status=403)
         messages.success(request, f"{ui.label} “{record}” was created.")
         return redirect(ui.url("detail", record.pk))
+
+    def _hint_duplicates(self, user: User, form: RecordForm, name: str) -> None:
+        """While a new contact is typed, say under its email or phone that it may exist."""
+        if not self.ui.check_duplicates or name not in ("email", "phone") or form.errors:
+            return
+        value = form.cleaned_data.get(name)
+        if not value:
+            return
+        found = self._duplicates(user, {name: value})
+        names = [str(contact) for contact in found["visible"]]
+        if found["hidden_count"]:
+            names.append(f"{found['hidden_count']} contact(s) you cannot see")
+        if names:
+            # The bound field was built during validation; its help text is what renders.
+            form[
+                name
+            ].help_text = f"Possible duplicate: this {name} already belongs to {', '.join(names)}."
 
     def _duplicates(self, user: User, values: dict[str, Any]) -> dict[str, Any]:
         matches = selectors.contact_duplicates(

@@ -668,3 +668,13 @@ def test_person_account_takes_its_name_from_first_and_last_name(rep_client):
     )
     assert response.status_code == 302
     assert Account.objects.get().name == "Ana Lee"
+
+
+def test_inline_validation_of_email_hints_at_a_duplicate(rep_client, rep):
+    contact_create(user=rep, first_name="Ana", last_name="Lee", email="ana@acme.com")
+    response = rep_client.post(
+        "/contacts/new/", {"_validate": "email", "email": "Ana@Acme.com"}, **HTMX
+    )
+    html = response.content.decode()
+    assert "Possible duplicate: this email already belongs to Ana Lee." in html
+    assert 'aria-describedby="id_email_help"' in html
