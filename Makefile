@@ -10,7 +10,9 @@ UV_BOOTSTRAP := $(filter .tools/bin/uv,$(UV))
 comma := ,
 PY := .venv/bin/python
 PYTEST := $(PY) -m pytest
-PYTEST_ARGS ?= -q
+# Two processes: the suite runs well over a minute, where pytest-xdist pays on two cores.
+PYTEST_ARGS ?= -q -n 2
+E2E_ARGS ?= -q
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
@@ -52,7 +54,7 @@ test-postgres: sync-dev
 e2e: sync-dev
 	@test -x /usr/bin/chromium || { \
 		echo "Browser tests need Debian's Chromium: apt-get install -y chromium"; exit 1; }
-	$(PYTEST) -m e2e tests/e2e $(PYTEST_ARGS)
+	$(PYTEST) -m e2e tests/e2e $(E2E_ARGS)
 
 lint: sync-dev
 	.venv/bin/ruff check .

@@ -18,6 +18,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Sequence
+from pathlib import Path
 from types import FrameType
 from typing import Any
 
@@ -126,13 +127,11 @@ def first_start(*, login_url: str) -> list[str]:
             return []
         from django.utils import timezone
 
-        from patron.users import services as user_services
         from patron.users.models import User
+        from patron.users.services import bootstrap_roles
 
         lines: list[str] = []
-        # bootstrap_roles lands with the roles work; until then there are no default roles.
-        if hasattr(user_services, "bootstrap_roles"):
-            user_services.bootstrap_roles()
+        bootstrap_roles()
         if not User.objects.exists():
             lines += _create_first_admin(login_url=login_url)
         if settings.DEMO_ON_FIRST_START:
@@ -193,6 +192,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     if not args.no_migrate:
         call_command("migrate", interactive=False, verbosity=0)
         print("patron: database is up to date", flush=True)
+    # WhiteNoise warns at every start when the folder it serves from does not exist.
+    Path(settings.STATIC_ROOT).mkdir(parents=True, exist_ok=True)
     if settings.PRODUCTION:
         call_command("collectstatic", interactive=False, verbosity=0)
     with_worker = _embedded_broker() if args.with_worker is None else args.with_worker

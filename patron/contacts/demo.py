@@ -132,31 +132,16 @@ def _demo_actor() -> User:
     return admin
 
 
-def _role(name: str, parent: Role | None) -> Role:
-    existing = Role.objects.filter(name__iexact=name).first()
-    return existing or user_services.role_create(name=name, parent=parent)
-
-
 def _team(name: str, actor: User) -> Team:
     existing = Team.objects.filter(name=name).first()
-    if existing is not None:
-        return existing
-    # team_save lands with the teams admin work; until then the row is written here.
-    if hasattr(user_services, "team_save"):
-        team: Team = user_services.team_save(actor=actor, name=name)
-        return team
-    return Team.objects.create(name=name)
+    return existing or user_services.team_save(actor=actor, name=name)
 
 
 def _load_sales_users(actor: User) -> dict[str, tuple[User, Team]]:
     """Sales agents and managers as users with their regional team, keyed by full name."""
-    # bootstrap_roles lands with the roles work; it gives the sales roles their permissions.
-    if hasattr(user_services, "bootstrap_roles"):
-        user_services.bootstrap_roles()
-    manager_role = _role(MANAGER_ROLE, None)
-    rep_role = _role(REP_ROLE, manager_role)
-    if rep_role.parent_id != manager_role.pk:
-        rep_role = user_services.role_set_parent(role=rep_role, parent=manager_role)
+    # The default roles (with their permissions) exist once bootstrapped; the demo uses them.
+    roles = user_services.bootstrap_roles()
+    manager_role, rep_role = roles[MANAGER_ROLE], roles[REP_ROLE]
     rows = _read_csv("sales_teams.csv")
     wanted: dict[str, tuple[Role, str]] = {}
     for row in rows:
