@@ -179,6 +179,10 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
+# Periodic tasks run by the one `patron scheduler`; each app adds its own here.
+CELERY_BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
+    "clear-expired-sessions": {"task": "core.clear_expired_sessions", "schedule": 6 * 3600},
+}
 CELERY_TASK_ALWAYS_EAGER = False
 
 # First start of `patron run`: the administrator it creates and whether demo data is loaded.

@@ -20,3 +20,14 @@ def _pong(job: Job) -> dict[str, Any]:
 def ping(job_id: int) -> None:
     """Answer a ping Job: proves a message reached a worker that can write to the database."""
     job_execute(job_id, _pong)
+
+
+@shared_task(name="core.clear_expired_sessions")
+def clear_expired_sessions() -> None:
+    """Delete expired login sessions (the scheduler runs it; repeating it is harmless)."""
+    from importlib import import_module
+
+    from django.conf import settings
+
+    engine = import_module(settings.SESSION_ENGINE)
+    engine.SessionStore.clear_expired()

@@ -156,3 +156,27 @@ def test_celery_settings_make_delivery_safe():
     assert settings.CELERY_TASK_ACKS_LATE is True
     assert settings.CELERY_TASK_REJECT_ON_WORKER_LOST is True
     assert settings.CELERY_WORKER_PREFETCH_MULTIPLIER == 1
+
+
+def test_clear_expired_sessions_keeps_live_ones():
+    from datetime import timedelta
+
+    from django.contrib.sessions.models import Session
+    from django.utils import timezone
+
+    from patron.core.tasks import clear_expired_sessions
+
+    now = timezone.now()
+    Session.objects.create(session_key="old", session_data="", expire_date=now - timedelta(1))
+    Session.objects.create(session_key="live", session_data="", expire_date=now + timedelta(1))
+    clear_expired_sessions.run()
+    assert list(Session.objects.values_list("session_key", flat=True)) == ["live"]
+
+
+def test_scheduled_tasks_are_registered():
+    from django.conf import settings
+
+    import patron.core.tasks  # noqa: F401 (registers the tasks)
+
+    for entry in settings.CELERY_BEAT_SCHEDULE.values():
+        assert entry["task"] in current_app.tasks
