@@ -12,7 +12,7 @@ from ninja import Query, Router, Schema, Status
 from ninja.decorators import decorate_view
 from pydantic import ConfigDict, Field
 
-from patron.contacts.choices import AccountKind, AccountTier
+from patron.contacts.choices import AccountKind, AccountTier, AddressKind, EmailKind, PhoneKind
 from patron.contacts.filters import ACCOUNT_SORTS, CONTACT_SORTS, AccountFilter, ContactFilter
 from patron.contacts.models import Account, Contact
 from patron.contacts.selectors import account_get, account_list, contact_get, contact_list
@@ -20,6 +20,7 @@ from patron.contacts.services import (
     account_create,
     account_delete,
     account_update,
+    contact_channels_replace,
     contact_create,
     contact_delete,
     contact_update,
@@ -471,3 +472,115 @@ def contact_remove(request: HttpRequest, contact_id: int) -> HttpResponse:
     expected_version(request, contact)
     contact_delete(user=user, contact=contact, via=Via.API)
     return HttpResponse(status=204)
+
+
+# --- a contact's typed emails, phones and addresses --------------------------------------
+
+
+class ContactEmailItem(Schema):
+    model_config = ConfigDict(extra="forbid")
+
+    kind: EmailKind = EmailKind.WORK
+    email: str
+    is_primary: bool = False
+
+
+class ContactPhoneItem(Schema):
+    model_config = ConfigDict(extra="forbid")
+
+    kind: PhoneKind = PhoneKind.WORK
+    number: str = Field(description="Any format; stored as E.164.")
+    is_primary: bool = False
+
+
+class ContactAddressItem(Schema):
+    model_config = ConfigDict(extra="forbid")
+
+    kind: AddressKind = AddressKind.WORK
+    street: str = ""
+    city: str = ""
+    region: str = ""
+    postal_code: str = ""
+    country: str = Field("", description="ISO 3166 two-letter code.")
+    is_primary: bool = False
+
+
+class ContactChannels(Schema):
+    emails: list[ContactEmailItem]
+    phones: list[ContactPhoneItem]
+    addresses: list[ContactAddressItem]
+
+
+class ContactChannelsInput(Schema):
+    """Lists to replace; a list left out is kept as it is. One primary per list."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    emails: list[ContactEmailItem] | None = None
+    phones: list[ContactPhoneItem] | None = None
+    addresses: list[ContactAddressItem] | None = None
+
+
+def _channels(contact: Contact) -> dict[str, Any]:
+    return {
+        "emails": [
+            {"kind": e.kind, "email": e.email, "is_primary": e.is_primary}
+            for e in contact.emails.all()
+        ],
+        "phones": [
+            {"kind": p.kind, "number": p.number, "is_primary": p.is_primary}
+            for p in contact.phones.all()
+        ],
+        "addresses": [
+            {
+                "kind": a.kind,
+                "street": a.street,
+                "city": a.city,
+                "region": a.region,
+                "postal_code": a.postal_code,
+                "country": a.country,
+                "is_primary": a.is_primary,
+            }
+            for a in contact.addresses.all()
+        ],
+    }
+
+
+@router.get(
+    "/contacts/{int:contact_id}/channels",
+    response={200: ContactChannels, **_READ_ERRORS},
+    summary="Get a contact's emails, phones and addresses",
+    openapi_extra={"responses": {200: {"headers": _ETAG_HEADER}}},
+)
+def contact_channels(
+    request: HttpRequest, contact_id: int, response: HttpResponse
+) -> dict[str, Any]:
+    contact = contact_get(user=request_user(request), pk=contact_id)
+    with_etag(response, contact)
+    return _channels(contact)
+
+
+@router.put(
+    "/contacts/{int:contact_id}/channels",
+    response={200: ContactChannels, **_WRITE_ERRORS},
+    summary="Replace a contact's emails, phones and/or addresses",
+    description=(
+        "Each list sent replaces the contact's list of that kind; the primary email and "
+        "phone become the contact's email and phone. Errors name the entry, e.g. "
+        "emails.1.email."
+    ),
+    openapi_extra={"parameters": [_IF_MATCH], "responses": {200: {"headers": _ETAG_HEADER}}},
+)
+def contact_channels_change(
+    request: HttpRequest, contact_id: int, payload: ContactChannelsInput, response: HttpResponse
+) -> dict[str, Any]:
+    user = request_user(request)
+    contact = contact_get(user=user, pk=contact_id, action=Action.UPDATE)
+    version = expected_version(request, contact)
+    sent = payload.model_dump(include=payload.model_fields_set)
+    contact = contact_channels_replace(
+        user=user, contact=contact, expected_version=version, via=Via.API, **sent
+    )
+    contact = contact_get(user=user, pk=contact.pk)
+    with_etag(response, contact)
+    return _channels(contact)
