@@ -14,6 +14,7 @@ import django_filters
 from django import forms
 from django.contrib import messages
 from django.contrib.contenttypes.models import ContentType
+from django.core.exceptions import FieldDoesNotExist
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
@@ -351,7 +352,7 @@ class RecordPages:
                 else:
                     try:
                         label = self._label(name)
-                    except Exception:
+                    except FieldDoesNotExist:
                         label = name
                 changes.append({"label": label, "old": old, "new": new})
             rows.append({"entry": entry, "changes": changes})

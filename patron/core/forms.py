@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from django import forms
+from django.core.exceptions import FieldDoesNotExist
 from django.db import models
 
 from patron.core.choices import CustomFieldType, FieldAccess
@@ -180,7 +181,7 @@ class RecordForm(forms.Form):
     def _is_text(self, name: str) -> bool:
         try:
             model_field = self.model._meta.get_field(name)
-        except Exception:
+        except FieldDoesNotExist:
             return False
         return isinstance(model_field, models.CharField | models.TextField)
 
