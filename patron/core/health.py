@@ -2,16 +2,19 @@
 
 ``/healthz`` says the process answers (no database, so a slow database does not get healthy
 app servers killed); ``/readyz`` says this instance can serve: database and broker reachable.
+``HealthCheckMiddleware`` answers both before any other middleware, because load balancers
+probe by IP address, which ALLOWED_HOSTS (rightly) refuses for every other page.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
 from django.db import connections
-from django.http import HttpRequest, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from kombu import Connection
 
 BROKER_TIMEOUT_SECONDS = 2
@@ -63,3 +66,22 @@ def readyz(request: HttpRequest) -> JsonResponse:
     if failed:
         body["failed"] = sorted(failed)
     return JsonResponse(body, status=503 if failed else 200)
+
+
+PROBES: dict[str, Callable[[HttpRequest], JsonResponse]] = {
+    "/healthz": healthz,
+    "/readyz": readyz,
+}
+
+
+class HealthCheckMiddleware:
+    """Answer GET/HEAD probes directly, without the Host check, redirects or sessions."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        probe = PROBES.get(request.path_info)
+        if probe is not None and request.method in ("GET", "HEAD"):
+            return probe(request)
+        return self.get_response(request)

@@ -56,3 +56,13 @@ def test_readyz_names_a_failing_database(client, monkeypatch):
     assert body["failed"] == ["database"]
     assert body["checks"]["database"] == "OperationalError: could not connect to server"
     assert body["checks"]["broker"] == "ok"
+
+
+@pytest.mark.django_db
+def test_probes_by_ip_address_pass_the_host_check_that_pages_get(client, settings):
+    settings.ALLOWED_HOSTS = ["crm.example.com"]
+    settings.SECURE_SSL_REDIRECT = True
+    assert client.get("/healthz", HTTP_HOST="10.0.0.7").status_code == 200
+    assert client.get("/readyz", HTTP_HOST="10.0.0.7").status_code == 200
+    assert client.get("/", HTTP_HOST="10.0.0.7").status_code == 400
+    assert client.post("/healthz", HTTP_HOST="10.0.0.7").status_code == 400
