@@ -176,11 +176,24 @@ def _columns(spec: ExportSpec, user: Principal) -> list[tuple[str, str | Callabl
 def export_rows(spec: ExportSpec, user: Principal, query: str) -> QuerySet[Any]:
     """The rows of the list described by ``query`` that ``user`` may export, in list order."""
     params = QueryDict(query)
-    base = spec.model.objects.visible_to(user, Action.EXPORT).select_related(*spec.related)
+    model = spec.model
+    base = model.objects.visible_to(user, Action.EXPORT).select_related(*spec.related)
     filterset = spec.filterset(params, queryset=base)
-    rows = apply_custom_filters(filterset.qs, definitions_for(spec.model.object_type()), params)
-    sort = params.get("sort", "")
-    order = spec.sorts.get(sort) or next(iter(spec.sorts.values()))
+    # As on the list page, hidden fields neither filter nor order the rows.
+    visible = [
+        d
+        for d in definitions_for(model.object_type())
+        if not d.sensitive or field_access(user, model, f"custom.{d.key}") != FieldAccess.HIDDEN
+    ]
+    rows = apply_custom_filters(filterset.qs, visible, params)
+    default = next(iter(spec.sorts.values()))
+    order = spec.sorts.get(params.get("sort", ""), default)
+    if any(
+        name.lstrip("-") in model.SENSITIVE_FIELDS
+        and field_access(user, model, name.lstrip("-")) == FieldAccess.HIDDEN
+        for name in order
+    ):
+        order = default
     return rows.order_by(*order)
 
 

@@ -13,6 +13,7 @@ from typing import Any, cast
 import django_filters
 from django import forms
 from django.contrib import messages
+from django.contrib.auth.decorators import login_required
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import FieldDoesNotExist
 from django.db.models import Q, QuerySet
@@ -157,11 +158,9 @@ def filtered_queryset(
     user: User,
     params: QueryDict,
     definitions: list[CustomFieldDefinition],
-    base: QuerySet[Any] | None = None,
 ) -> tuple[django_filters.FilterSet, QuerySet[Any]]:
     """The FilterSet (for its form and errors) and the rows it selects."""
-    queryset = base if base is not None else ui.selector(user=user)
-    filterset = ui.filterset(params, queryset=queryset)
+    filterset = ui.filterset(params, queryset=ui.selector(user=user))
     _polish_filter_form(filterset.form)
     rows = apply_custom_filters(filterset.qs, definitions, params)
     return filterset, rows
@@ -201,12 +200,14 @@ class RecordPages:
                 return redirect(f"{request.path}?{query.lstrip('&')}&view={saved.pk}")
         definitions = definitions_for(ui.object_type)
         hidden = _hidden_fields(user, ui, definitions)
-        params = request.GET
-        filterset, rows = filtered_queryset(ui, user, params, definitions)
-        sort = params.get("sort", "")
-        if sort not in ui.sorts:
-            sort = ui.default_sort
         visible_custom = [d for d in definitions if f"custom.{d.key}" not in hidden]
+        params = request.GET
+        # Filtering or sorting by a field hidden from the user would reveal its values.
+        filterset, rows = filtered_queryset(ui, user, params, visible_custom)
+        sort = params.get("sort", "")
+        sort_fields = {name.lstrip("-") for name in ui.sorts.get(sort, ())}
+        if sort not in ui.sorts or sort_fields & hidden:
+            sort = ui.default_sort
         chosen = set(params.getlist("col"))
         custom_columns = [
             Column(f"custom.{d.key}", d.label) for d in visible_custom if d.key in chosen
@@ -785,7 +786,6 @@ def register_ui() -> None:
 
 def page_views(pages: RecordPages) -> dict[str, Callable[..., HttpResponse]]:
     """The view callables of one object type, with sign-in, method and error handling."""
-    from django.contrib.auth.decorators import login_required
 
     def wrap(
         view: Callable[..., HttpResponse], *, post: bool = False

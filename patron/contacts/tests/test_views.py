@@ -678,3 +678,25 @@ def test_inline_validation_of_email_hints_at_a_duplicate(rep_client, rep):
     html = response.content.decode()
     assert "Possible duplicate: this email already belongs to Ana Lee." in html
     assert 'aria-describedby="id_email_help"' in html
+
+
+def test_hidden_fields_neither_sort_nor_filter_the_list(rep_client, rep):
+    CustomFieldDefinition.objects.create(
+        object_type="contacts.account",
+        key="margin",
+        label="Margin",
+        field_type="text",
+        sensitive=True,
+    )
+    admin = UserFactory(is_superuser=True)
+    account_create(user=admin, name="Beta", owner=rep, annual_revenue="1", custom={"margin": "x"})
+    account_create(user=admin, name="Alpha", owner=rep, annual_revenue="2")
+    assert _names(_get_list(rep_client, "/accounts/?sort=-revenue")) == ["Alpha", "Beta"]
+    assert _names(_get_list(rep_client, "/accounts/?cf_margin=x")) == ["Alpha", "Beta"]
+
+
+def test_page_size_can_be_chosen(rep_client, rep):
+    for i in range(30):
+        account_create(user=rep, name=f"A{i:02d}")
+    assert len(_get_list(rep_client, "/accounts/?size=50").context["page"].rows) == 30
+    assert len(_get_list(rep_client, "/accounts/?size=7").context["page"].rows) == 25
