@@ -594,7 +594,11 @@ class RecordPages:
             user=user,
             object_type=ui.object_type,
             name=form.cleaned_data["name"].strip(),
-            defaults={"query": state, "columns": columns},
+            defaults={
+                "query": state,
+                "columns": columns,
+                "shared": request.POST.get("shared") == "on",
+            },
         )
         messages.success(request, f"Saved the view “{saved.name}”.")
         return redirect(f"{ui.url('list')}?view={saved.pk}")

@@ -14,6 +14,7 @@ from django.test.utils import CaptureQueriesContext
 from patron.contacts.exports import export_csv_run, safe_cell
 from patron.contacts.models import Account, Contact
 from patron.contacts.services import account_create, account_delete, account_update, contact_create
+from patron.contacts.tasks import export_csv
 from patron.contacts.views import register_ui
 from patron.core.choices import JobStatus, SecurityEventKind, ShareAccess
 from patron.core.models import (
@@ -215,7 +216,10 @@ def test_save_pick_and_delete_a_saved_view(rep_client, rep, other_rep):
     picked = rep_client.get(f"/accounts/?view={saved.pk}", follow=True)
     assert _names(picked) == ["Acme"]
     assert "Saved view: <strong>Strategic</strong>" in picked.content.decode()
-    theirs = SavedView.objects.create(user=other_rep, object_type="contacts.account", name="X")
+    theirs = SavedView.objects.create(
+        user=other_rep, object_type="contacts.account", name="Team view", shared=True
+    )
+    assert "Team view" in _get_list(rep_client, "/accounts/").content.decode()
     rep_client.post(f"/accounts/views/{theirs.pk}/delete/")
     assert SavedView.objects.filter(pk=theirs.pk).exists()
     rep_client.post(f"/accounts/views/{saved.pk}/delete/")
@@ -522,7 +526,7 @@ def test_export_job_writes_filtered_csv_safely_and_logs_it(
         job = _start_export(rep_client, "/accounts/export/", "tier=key&sort=-name&cursor=abc")
     assert len(callbacks) == 1
     assert job.params == {"object": "account", "query": "tier=key&sort=-name"}
-    export_csv_run(job_id=job.pk)
+    export_csv.apply(args=[job.pk])
     job.refresh_from_db()
     assert job.status == JobStatus.DONE
     assert job.result["rows"] == 2
@@ -590,6 +594,10 @@ def test_job_page_polls_until_done(rep_client, rep):
     done = rep_client.get(f"/ui/jobs/{job.pk}/", **HTMX).content.decode()
     assert "every 1s" not in done
     assert f"/ui/jobs/{job.pk}/download/" in done
+
+
+def test_export_task_is_registered_under_its_shared_name():
+    assert export_csv.name == "contacts.export_csv"
 
 
 def test_safe_cell_neutralises_formulas():
