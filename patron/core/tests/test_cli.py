@@ -230,6 +230,15 @@ def test_first_start_keeps_existing_users_and_skips_admin(settings, admin_user):
     assert list(User.objects.values_list("email", flat=True)) == ["admin@example.com"]
 
 
+def test_run_stops_every_child_when_one_exits(capsys):
+    sleeper = subprocess.Popen(["sleep", "60"])
+    failing = subprocess.Popen([sys.executable, "-c", "raise SystemExit(3)"])
+    status = cli._supervise([("worker", sleeper), ("web server", failing)])
+    assert status == 1
+    assert sleeper.poll() is not None
+    assert "patron: web server exited with status 3; stopping" in capsys.readouterr().out
+
+
 # --- `patron run` as a real process ------------------------------------------------------
 
 
