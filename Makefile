@@ -44,8 +44,9 @@ sync-dev: $(UV_BOOTSTRAP)
 run: sync
 	.venv/bin/patron run --host $(HOST) --port $(PORT)
 
+# SQLite even when the shell has a DATABASE_URL (test-postgres is the PostgreSQL run).
 test: sync-dev
-	$(PYTEST) -m "not e2e" $(PYTEST_ARGS)
+	env -u DATABASE_URL $(PYTEST) -m "not e2e" $(PYTEST_ARGS)
 
 test-postgres: sync-dev
 	DATABASE_URL="$(TEST_DATABASE_URL)" SECRET_KEY="$(TEST_SECRET_KEY)" \
