@@ -176,6 +176,9 @@ def _polish_filter_form(form: forms.Form) -> None:
             form_field.choices = [("", "Any"), *[c for c in choices if c[0] != ""]]
         elif isinstance(form_field, forms.DateField):
             form_field.widget.input_type = "date"
+        # Choices refresh the list at once, typed text after a pause (record_list.html).
+        kind = "filter-choice" if isinstance(form_field.widget, forms.Select) else "filter-text"
+        form_field.widget.attrs["class"] = kind
         if name == "q":
             form_field.label = "Search"
             form_field.widget.input_type = "search"

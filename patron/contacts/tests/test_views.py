@@ -192,6 +192,7 @@ def test_htmx_list_request_returns_results_partial(rep_client, rep):
     assert 'id="list-results"' in html
     assert "Acme" in html
     assert 'id="export-query" name="query" value="q=ac" hx-swap-oob="true"' in html
+    assert "Accounts matching your filters: 1." in html
 
 
 def test_list_refused_when_role_may_not_read(client):
