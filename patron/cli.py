@@ -17,15 +17,16 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import Any, TypeVar
 
 EXIT_USAGE = 2
 EXIT_FAILED = 1
 FIRST_START_JOB_KIND = "core.first_start"
 STOP_GRACE_SECONDS = 10.0
+T = TypeVar("T")
 
 
 class CommandError(Exception):
@@ -103,7 +104,7 @@ def _celery_argv(*args: str) -> list[str]:
     return [sys.executable, "-m", "celery", "-A", "config", *args]
 
 
-def _with_database_lock(work: Any) -> Any:
+def _with_database_lock(work: Callable[[], T]) -> T:
     """Run ``work()`` in a transaction that only one process at a time may hold."""
     from django.db import connection, transaction
 
@@ -148,8 +149,7 @@ def first_start(*, login_url: str) -> list[str]:
         )
         return lines
 
-    result: list[str] = _with_database_lock(work)
-    return result
+    return _with_database_lock(work)
 
 
 def _create_first_admin(*, login_url: str) -> list[str]:
@@ -197,7 +197,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     if settings.PRODUCTION:
         call_command("collectstatic", interactive=False, verbosity=0)
     with_worker = _embedded_broker() if args.with_worker is None else args.with_worker
-    url = f"http://{args.host}:{args.port}/"
+    # A wildcard address is where the server listens, not one a browser can open.
+    shown_host = "127.0.0.1" if args.host in ("0.0.0.0", "::") else args.host  # noqa: S104
+    if ":" in shown_host:
+        shown_host = f"[{shown_host}]"
+    url = f"http://{shown_host}:{args.port}/"
     for line in first_start(login_url=f"{url}login/"):
         print(line, flush=True)
 
