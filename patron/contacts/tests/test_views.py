@@ -527,7 +527,7 @@ def test_export_job_writes_filtered_csv_safely_and_logs_it(
         job = _start_export(rep_client, "/accounts/export/", "tier=key&sort=-name&cursor=abc")
     assert len(callbacks) == 1
     assert job.params == {"object": "account", "query": "tier=key&sort=-name"}
-    export_csv.apply(args=[job.pk])
+    export_csv.apply(args=(job.pk,))
     job.refresh_from_db()
     assert job.status == JobStatus.DONE
     assert job.result["rows"] == 2
