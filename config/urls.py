@@ -4,6 +4,7 @@ from config.api_v1 import api
 
 urlpatterns = [
     path("api/v1/", api.urls),
+    path("ui/", include("patron.core.ui_urls")),
     path("", include("patron.core.urls")),
     path("", include("patron.users.urls")),
     path("", include("patron.contacts.urls")),

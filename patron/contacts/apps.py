@@ -8,5 +8,7 @@ class ContactsConfig(AppConfig):
 
     def ready(self) -> None:
         from patron.contacts.search import register_search
+        from patron.contacts.views import register_ui
 
         register_search()
+        register_ui()

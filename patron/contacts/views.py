@@ -39,6 +39,7 @@ from patron.core.exceptions import (
 from patron.core.forms import RecordForm
 from patron.core.jobs import job_start
 from patron.core.models import BusinessRecord, ChangeLogEntry, CustomFieldDefinition, SavedView
+from patron.core.saved_views import saved_view_delete, saved_view_save
 from patron.core.views import (
     Recyclable,
     apply_custom_filters,
@@ -587,31 +588,26 @@ class RecordPages:
         if not form.is_valid():
             messages.error(request, "Give the view a name (at most 100 characters).")
             return redirect(back)
-        columns = [c for c in query.getlist("col") if c][:20]
+        columns = [c for c in query.getlist("col") if c]
         query.pop("col", None)
-        state = list_query(query)
-        if len(state) > 2000:
-            messages.error(request, "These filters are too long to save as a view.")
+        try:
+            saved = saved_view_save(
+                user=user,
+                object_type=ui.object_type,
+                name=form.cleaned_data["name"],
+                query=list_query(query),
+                columns=columns,
+                shared=request.POST.get("shared") == "on",
+            )
+        except ValidationFailed as error:
+            messages.error(request, " ".join(m for ms in error.errors.values() for m in ms))
             return redirect(back)
-        saved, _created = SavedView.objects.update_or_create(
-            user=user,
-            object_type=ui.object_type,
-            name=form.cleaned_data["name"].strip(),
-            defaults={
-                "query": state,
-                "columns": columns,
-                "shared": request.POST.get("shared") == "on",
-            },
-        )
         messages.success(request, f"Saved the view “{saved.name}”.")
         return redirect(f"{ui.url('list')}?view={saved.pk}")
 
     def delete_view(self, request: HttpRequest, view_pk: int) -> HttpResponse:
         ui, user = self.ui, _user(request)
-        deleted, _ = SavedView.objects.filter(
-            pk=view_pk, user=user, object_type=ui.object_type
-        ).delete()
-        if deleted:
+        if saved_view_delete(user=user, object_type=ui.object_type, pk=view_pk):
             messages.success(request, "The saved view was deleted.")
         else:
             messages.error(request, "You can only delete your own saved views.")

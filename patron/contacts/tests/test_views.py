@@ -15,7 +15,6 @@ from patron.contacts.exports import export_csv_run, safe_cell
 from patron.contacts.models import Account, Contact
 from patron.contacts.services import account_create, account_delete, account_update, contact_create
 from patron.contacts.tasks import export_csv
-from patron.contacts.views import register_ui
 from patron.core.choices import JobStatus, SecurityEventKind, ShareAccess
 from patron.core.models import (
     CustomFieldDefinition,
@@ -28,14 +27,9 @@ from patron.core.models import (
 from patron.core.testing import assert_max_queries
 from patron.users.tests.factories import UserFactory, make_role
 
-pytestmark = [pytest.mark.urls("patron.core.tests.test_views"), pytest.mark.django_db]
+pytestmark = pytest.mark.django_db
 
 HTMX = {"HTTP_HX_REQUEST": "true"}
-
-
-@pytest.fixture(autouse=True)
-def _ui_registered():
-    register_ui()
 
 
 @pytest.fixture

@@ -8,7 +8,6 @@ from django.contrib.auth.models import AnonymousUser
 from django.core.files.base import ContentFile
 from django.template.loader import render_to_string
 from django.test import RequestFactory
-from django.urls import include, path
 
 from patron.core import context_processors
 from patron.core.choices import JobStatus
@@ -18,16 +17,7 @@ from patron.core.models import Job
 from patron.core.testing import assert_max_queries
 from patron.core.views import decode_cursor, keyset_page
 
-# Until config.urls includes patron.core.ui_urls under "ui/", these tests (and the contacts
-# view tests) run against this URL configuration: config.urls plus /ui/.
-urlpatterns = [
-    path("", include("patron.core.urls")),
-    path("", include("patron.users.urls")),
-    path("", include("patron.contacts.urls")),
-    path("ui/", include("patron.core.ui_urls")),
-]
-
-pytestmark = [pytest.mark.urls(__name__), pytest.mark.django_db]
+pytestmark = pytest.mark.django_db
 
 
 def test_base_layout_has_landmarks_skip_link_search_and_user_menu(client, rep):
