@@ -15,7 +15,8 @@ from patron.core.env import Env, EnvError, cache_config, email_config
 
 CONFIG_VARIABLES = (
     "DATABASE_URL", "CELERY_BROKER_URL", "CACHE_URL", "SECRET_KEY", "ALLOWED_HOSTS", "DEBUG",
-    "EMAIL_URL", "PATRON_DATA_DIR", "HTTPS", "CSRF_TRUSTED_ORIGINS",
+    "EMAIL_URL", "PATRON_DATA_DIR", "HTTPS", "CSRF_TRUSTED_ORIGINS", "LOG_LEVEL",
+    "SESSION_IDLE_MINUTES",
 )  # fmt: skip
 PRODUCTION_SECRET = "k3y-" + "x7Q9v2LmZ8pW4rT6nB1cY5dF0gH3jK7sA9eU2iO4" + "mN8bV6cX1zQ"
 POSTGRES_URL = "postgres://postgres@127.0.0.1:5432/postgres"
@@ -62,6 +63,8 @@ BAD_SETTINGS = [
     ("DEBUG", {"DEBUG": "maybe"}, "expected true or false"),
     ("EMAIL_URL", {"EMAIL_URL": "pop3://mail.example.com"}, "unsupported scheme"),
     ("PATRON_DATA_DIR", {}, "cannot create"),
+    ("LOG_LEVEL", {"LOG_LEVEL": "loud"}, "expected DEBUG, INFO"),
+    ("SESSION_IDLE_MINUTES", {"SESSION_IDLE_MINUTES": "ten"}, "expected a whole number"),
 ]
 
 
