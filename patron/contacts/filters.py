@@ -40,8 +40,8 @@ class StrictBooleanFilter(django_filters.TypedChoiceFilter):
 
 class AccountFilter(django_filters.FilterSet):
     q = django_filters.CharFilter(method="filter_text", label="Name or domain contains")
-    kind = django_filters.ChoiceFilter(choices=AccountKind.choices)
-    tier = django_filters.ChoiceFilter(choices=AccountTier.choices)
+    kind = django_filters.ChoiceFilter(choices=AccountKind.choices, empty_label="Any")
+    tier = django_filters.ChoiceFilter(choices=AccountTier.choices, empty_label="Any")
     industry = django_filters.CharFilter(lookup_expr="iexact")
     owner = django_filters.ModelChoiceFilter(queryset=User.objects.filter(is_active=True))
     team = django_filters.ModelChoiceFilter(queryset=Team.objects.all())
