@@ -40,6 +40,7 @@ from patron.core.forms import RecordForm
 from patron.core.jobs import job_start
 from patron.core.models import BusinessRecord, ChangeLogEntry, CustomFieldDefinition, SavedView
 from patron.core.saved_views import saved_view_delete, saved_view_save
+from patron.core.sharing import share_panel
 from patron.core.views import (
     Recyclable,
     apply_custom_filters,
@@ -270,13 +271,15 @@ class RecordPages:
         custom_fields = [
             (d.label, f"custom.{d.key}") for d in definitions if f"custom.{d.key}" not in hidden
         ]
+        sharing = share_panel(user=user, record=record)
         context = {
             "ui": ui,
             "record": record,
             "sections": sections,
             "custom_fields": custom_fields,
             "changes": self._change_log(record, definitions, hidden),
-            "reasons": explain_access(user, record),
+            "reasons": explain_access(user, record, shares=sharing["shares"]),
+            **sharing,
             "can_edit": can_access(user, record, Action.UPDATE),
             "can_delete": can_access(user, record, Action.DELETE),
         }

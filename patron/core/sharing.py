@@ -13,7 +13,7 @@ from patron.core.models import RecordShare, SecurityEvent
 from patron.core.visibility import Principal, can_access
 
 
-def _may_manage_shares(user: Principal, record: models.Model) -> bool:
+def may_manage_shares(user: Principal, record: models.Model) -> bool:
     """Owners, their managers and administrators may share; editors via a share may not."""
     profile = user.access_profile()
     if profile.is_admin or getattr(record, "owner_id", None) == profile.user_id:
@@ -48,7 +48,7 @@ def share_grant(
     grantee_role: Any = None,
 ) -> RecordShare:
     """Share ``record`` with exactly one grantee; granting again updates the access level."""
-    if not _may_manage_shares(user, record):
+    if not may_manage_shares(user, record):
         raise PermissionDenied("Only the owner, their managers or an administrator may share it.")
     grantees = [g for g in (grantee_user, grantee_team, grantee_role) if g is not None]
     if len(grantees) != 1:
@@ -83,7 +83,7 @@ def share_grant(
 @transaction.atomic
 def share_revoke(*, user: Principal, share: RecordShare) -> None:
     record = share.content_type.get_object_for_this_type(pk=share.object_id)
-    if not _may_manage_shares(user, record):
+    if not may_manage_shares(user, record):
         raise PermissionDenied("Only the owner, their managers or an administrator may unshare it.")
     SecurityEvent.objects.create(
         kind=SecurityEventKind.PERMISSION_CHANGE,
@@ -96,3 +96,29 @@ def share_revoke(*, user: Principal, share: RecordShare) -> None:
         },
     )
     share.delete()
+
+
+def share_panel(*, user: Principal, record: models.Model) -> dict[str, Any]:
+    """What the record page's sharing panel shows: current shares and whom it may add."""
+    from django.apps import apps
+    from django.contrib.auth import get_user_model
+
+    can_share = may_manage_shares(user, record)
+    options: list[tuple[str, str]] = []
+    if can_share:
+        users = get_user_model()._default_manager.filter(is_active=True).exclude(pk=user.pk)
+        options += [(f"user:{u.pk}", f"User: {u}") for u in users[:500]]
+        options += [
+            (f"team:{t.pk}", f"Team: {t}")
+            for t in apps.get_model("users", "Team")._default_manager.all()
+        ]
+        options += [
+            (f"role:{r.pk}", f"Role: {r}")
+            for r in apps.get_model("users", "Role")._default_manager.all()
+        ]
+    return {
+        "shares": share_list(record=record),
+        "can_share": can_share,
+        "share_options": options,
+        "share_object_type": record._meta.label_lower,
+    }

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from patron.core import views
+from patron.core import sharing_views, views
 
 app_name = "ui"
 urlpatterns = [
@@ -11,4 +11,6 @@ urlpatterns = [
     path("recycle-bin/restore/", views.recycle_bin_restore, name="recycle_bin_restore"),
     path("jobs/<int:pk>/", views.job_detail, name="job_detail"),
     path("jobs/<int:pk>/download/", views.job_download, name="job_download"),
+    path("share/<str:object_type>/<int:pk>/", sharing_views.share_add, name="share_add"),
+    path("share/<int:share_pk>/remove/", sharing_views.share_remove, name="share_remove"),
 ]

@@ -125,8 +125,11 @@ def can_access(user: Principal, record: models.Model, action: str) -> bool:
     return manager.filter(condition, pk=record.pk).exists()
 
 
-def explain_access(user: Principal, record: Any) -> list[str]:
-    """Plain-language reasons why ``user`` can see ``record`` (empty when they cannot)."""
+def explain_access(user: Principal, record: Any, *, shares: list[Any] | None = None) -> list[str]:
+    """Plain-language reasons why ``user`` can see ``record`` (empty when they cannot).
+
+    ``shares`` are the record's RecordShare rows when the caller has loaded them already.
+    """
     profile = user.access_profile()
     object_type = type(record)._meta.label_lower
     if profile.is_admin:
@@ -152,9 +155,12 @@ def explain_access(user: Principal, record: Any) -> list[str]:
         reasons.append(f"You are a member of the record's team, {record.team}.")
     from patron.core.models import RecordShare
 
-    shares = RecordShare.objects.filter(
-        content_type=ContentType.objects.get_for_model(type(record)), object_id=record.pk
-    ).select_related("user", "team", "role")
+    if shares is None:
+        shares = list(
+            RecordShare.objects.filter(
+                content_type=ContentType.objects.get_for_model(type(record)), object_id=record.pk
+            ).select_related("user", "team", "role")
+        )
     for share in shares:
         via = None
         if share.user_id == profile.user_id:
