@@ -38,6 +38,7 @@ from patron.core.api.pagination import (
 )
 from patron.core.api.problems import problem_responses
 from patron.core.api.records import expected_version, hidden_fields, record_data, with_etag
+from patron.core.api.shares import add_share_routes
 from patron.core.choices import Action, Via
 from patron.core.exceptions import RecordNotFound, ValidationFailed
 from patron.core.models import BusinessRecord
@@ -584,3 +585,7 @@ def contact_channels_change(
     contact = contact_get(user=user, pk=contact.pk)
     with_etag(response, contact)
     return _channels(contact)
+
+
+add_share_routes(router, prefix="/accounts", noun="account", get_record=account_get)
+add_share_routes(router, prefix="/contacts", noun="contact", get_record=contact_get)
