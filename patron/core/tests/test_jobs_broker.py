@@ -14,6 +14,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,7 @@ import pytest
 pytestmark = pytest.mark.broker
 
 REDIS_URL = "redis://127.0.0.1:6379/15"
-WAIT_SECONDS = 30
+WAIT_SECONDS = 60
 PRODUCTION_VARIABLES = {
     "DATABASE_URL",
     "CELERY_BROKER_URL",
@@ -34,8 +35,10 @@ PRODUCTION_VARIABLES = {
 ENQUEUE_SCRIPT = """
 import os, django
 django.setup()
+from celery import current_app
 from django.db import transaction
 from patron.core.jobs import job_start
+current_app.conf.task_default_queue = os.environ["TEST_QUEUE"]
 with transaction.atomic():
     job = job_start(kind="core.ping", user=None, params={}, task_name="core.ping")
 print(job.pk, os.getpid())
@@ -97,8 +100,9 @@ def _wait_for_done(data_dir: Path, job_id: int, worker: subprocess.Popen[bytes])
 
 
 def _start_worker(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    queue = env["TEST_QUEUE"]
     return subprocess.Popen(
-        [sys.executable, "-m", "patron.cli", "worker", "--concurrency", "1"],
+        [sys.executable, "-m", "patron.cli", "worker", "--concurrency", "1", "--queues", queue],
         env=env,
         stdout=log.open("w"),
         stderr=subprocess.STDOUT,
@@ -117,6 +121,8 @@ def _stop(worker: subprocess.Popen[bytes]) -> None:
 
 def _travels(data_dir: Path, broker_url: str | None, tmp_path: Path) -> None:
     env = _env(data_dir, broker_url)
+    # A queue of its own, so a worker from a concurrent run on the same Redis takes nothing.
+    env["TEST_QUEUE"] = f"patron-test-{uuid.uuid4().hex}"
     # Enqueued before the worker runs: the broker must keep the message until one is there.
     job_id, producer_pid = _enqueue(env)
     assert _job_row(data_dir, job_id)[0] == "queued"
