@@ -1,5 +1,6 @@
 from django.urls import URLPattern, path
 
+from patron.contacts.channel_views import contact_channels_edit
 from patron.contacts.views import RecordPages, account_pages, contact_pages, page_views
 
 app_name = "contacts"
@@ -27,4 +28,5 @@ def _patterns(prefix: str, key: str, pages: RecordPages) -> list[URLPattern]:
 urlpatterns = [
     *_patterns("accounts", "account", account_pages),
     *_patterns("contacts", "contact", contact_pages),
+    path("contacts/<int:pk>/channels/", contact_channels_edit, name="contact_channels"),
 ]
