@@ -18,7 +18,9 @@ env = Env()
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 DATA_DIR = data_dir(env)
-PRODUCTION = env.is_set("DATABASE_URL")
+# Checked first: a malformed DATABASE_URL is the root cause of any later production error.
+_database_url = env.url("DATABASE_URL", None, schemes={"postgres", "postgresql", "sqlite"})
+PRODUCTION = _database_url is not None
 
 DEBUG = env.boolean("DEBUG", default=False)
 SECRET_KEY = secret_key(env, DATA_DIR, required=PRODUCTION)
@@ -78,7 +80,6 @@ TEMPLATES = [
     }
 ]
 
-_database_url = env.url("DATABASE_URL", None, schemes={"postgres", "postgresql", "sqlite"})
 if _database_url:
     _db: dict[str, Any] = dict(dj_database_url.parse(_database_url, conn_max_age=60))
     _db["CONN_HEALTH_CHECKS"] = True

@@ -24,12 +24,12 @@ from django.utils import timezone
 
 from patron.contacts.filters import ACCOUNT_SORTS, CONTACT_SORTS, AccountFilter, ContactFilter
 from patron.contacts.models import Account, Contact
-from patron.core.choices import Action, FieldAccess, SecurityEventKind
+from patron.core.choices import Action, SecurityEventKind
 from patron.core.custom_fields import definitions_for
 from patron.core.jobs import job_claim, job_fail, job_finish, job_progress
 from patron.core.models import BusinessRecord, Job, SecurityEvent
 from patron.core.views import apply_custom_filters
-from patron.core.visibility import Principal, field_access
+from patron.core.visibility import Principal, hidden_field_names
 
 logger = logging.getLogger(__name__)
 
@@ -155,19 +155,14 @@ def _custom_value(key: str) -> Callable[[Any], Any]:
 def _columns(spec: ExportSpec, user: Principal) -> list[tuple[str, str | Callable[[Any], Any]]]:
     """The spec's columns plus custom fields, without fields hidden from ``user``."""
     model = spec.model
+    hidden = hidden_field_names(user, model)
     columns: list[tuple[str, str | Callable[[Any], Any]]] = [
         (header, source)
         for header, source in spec.columns
-        if not (
-            isinstance(source, str)
-            and source in model.SENSITIVE_FIELDS
-            and field_access(user, model, source) == FieldAccess.HIDDEN
-        )
+        if not (isinstance(source, str) and source in hidden)
     ]
     for definition in definitions_for(model.object_type()):
-        if definition.sensitive and (
-            field_access(user, model, f"custom.{definition.key}") == FieldAccess.HIDDEN
-        ):
+        if f"custom.{definition.key}" in hidden:
             continue
         columns.append((f"custom.{definition.key}", _custom_value(definition.key)))
     return columns
@@ -180,19 +175,12 @@ def export_rows(spec: ExportSpec, user: Principal, query: str) -> QuerySet[Any]:
     base = model.objects.visible_to(user, Action.EXPORT).select_related(*spec.related)
     filterset = spec.filterset(params, queryset=base)
     # As on the list page, hidden fields neither filter nor order the rows.
-    visible = [
-        d
-        for d in definitions_for(model.object_type())
-        if not d.sensitive or field_access(user, model, f"custom.{d.key}") != FieldAccess.HIDDEN
-    ]
+    hidden = hidden_field_names(user, model)
+    visible = [d for d in definitions_for(model.object_type()) if f"custom.{d.key}" not in hidden]
     rows = apply_custom_filters(filterset.qs, visible, params)
     default = next(iter(spec.sorts.values()))
     order = spec.sorts.get(params.get("sort", ""), default)
-    if any(
-        name.lstrip("-") in model.SENSITIVE_FIELDS
-        and field_access(user, model, name.lstrip("-")) == FieldAccess.HIDDEN
-        for name in order
-    ):
+    if any(name.lstrip("-") in hidden for name in order):
         order = default
     return rows.order_by(*order)
 

@@ -11,11 +11,11 @@ from django.db import transaction
 from patron.contacts.choices import AccountKind
 from patron.contacts.models import Account, Contact, ContactAddress, ContactEmail, ContactPhone
 from patron.core import records, search
-from patron.core.choices import Action, Via
+from patron.core.choices import Action, FieldAccess, Via
 from patron.core.custom_fields import clean_custom_values
 from patron.core.exceptions import PermissionDenied, ValidationFailed
 from patron.core.values import normalize_domain, normalize_email, normalize_phone
-from patron.core.visibility import Principal, field_access
+from patron.core.visibility import Principal, sensitive_field_access
 
 ACCOUNT_FIELDS = frozenset(
     f.name
@@ -30,7 +30,9 @@ CONTACT_FIELDS = frozenset(
 
 
 def _check_field_security(model: type[Any], user: Principal, fields: dict[str, Any]) -> None:
-    blocked = [name for name in fields if field_access(user, model, name) != "edit"]
+    access = sensitive_field_access(user, model)
+    names = [*fields, *(f"custom.{key}" for key in fields.get("custom") or {})]
+    blocked = [name for name in names if access.get(name, FieldAccess.EDIT) != FieldAccess.EDIT]
     if blocked:
         raise PermissionDenied(
             "You may not change these fields: " + ", ".join(blocked) + ".",

@@ -27,7 +27,7 @@ from patron.contacts import selectors, services
 from patron.contacts.filters import ACCOUNT_SORTS, CONTACT_SORTS, AccountFilter, ContactFilter
 from patron.contacts.forms import AccountForm, BulkEditForm, ContactForm, SavedViewForm
 from patron.contacts.models import Account, Contact
-from patron.core.choices import Action, FieldAccess
+from patron.core.choices import Action
 from patron.core.context_processors import NavItem, register_nav_item
 from patron.core.custom_fields import definitions_for
 from patron.core.exceptions import (
@@ -50,7 +50,7 @@ from patron.core.views import (
     keyset_page,
     register_recyclable,
 )
-from patron.core.visibility import can_access, explain_access, field_access
+from patron.core.visibility import can_access, explain_access, hidden_field_names
 from patron.users.models import User
 
 EXPORT_TASK = "contacts.export_csv"
@@ -127,10 +127,9 @@ def _require(user: User, ui: ObjectUI, action: str) -> None:
         raise PermissionDenied(f"Your role may not {verb} {ui.label_plural.lower()}.")
 
 
-def _hidden_fields(user: User, ui: ObjectUI, definitions: list[CustomFieldDefinition]) -> set[str]:
+def _hidden_fields(user: User, ui: ObjectUI) -> set[str]:
     """Names (``field`` or ``custom.<key>``) this user may not see."""
-    names = set(ui.model.SENSITIVE_FIELDS) | {f"custom.{d.key}" for d in definitions if d.sensitive}
-    return {n for n in names if field_access(user, ui.model, n) == FieldAccess.HIDDEN}
+    return set(hidden_field_names(user, ui.model))
 
 
 def _safe_next(request: HttpRequest, fallback: str) -> str:
@@ -204,7 +203,7 @@ class RecordPages:
                 query = saved.query + "".join(f"&col={c}" for c in saved.columns)
                 return redirect(f"{request.path}?{query.lstrip('&')}&view={saved.pk}")
         definitions = definitions_for(ui.object_type)
-        hidden = _hidden_fields(user, ui, definitions)
+        hidden = _hidden_fields(user, ui)
         visible_custom = [d for d in definitions if f"custom.{d.key}" not in hidden]
         params = request.GET
         # Filtering or sorting by a field hidden from the user would reveal its values.
@@ -263,7 +262,7 @@ class RecordPages:
         ui, user = self.ui, _user(request)
         record = ui.getter(user=user, pk=pk)
         definitions = definitions_for(ui.object_type)
-        hidden = _hidden_fields(user, ui, definitions)
+        hidden = _hidden_fields(user, ui)
         sections = [
             (title, [(self._label(name), name) for name in names if name not in hidden])
             for title, names in ui.detail_sections

@@ -14,7 +14,7 @@ from django.db import models
 
 from patron.core.choices import CustomFieldType, FieldAccess
 from patron.core.models import BusinessRecord, CustomFieldDefinition
-from patron.core.visibility import Principal, field_access
+from patron.core.visibility import Principal, sensitive_field_access
 
 CUSTOM_PREFIX = "custom__"
 YES_NO_CHOICES = [("", "—"), ("yes", "Yes"), ("no", "No")]
@@ -135,8 +135,9 @@ class RecordForm(forms.Form):
         return names
 
     def _apply_field_security(self, user: Principal) -> None:
+        access_by_field = sensitive_field_access(user, self.model)
         for form_name, security_name in self._sensitive_names():
-            access = field_access(user, self.model, security_name)
+            access = access_by_field.get(security_name, FieldAccess.EDIT)
             if access == FieldAccess.HIDDEN:
                 del self.fields[form_name]
             elif access == FieldAccess.READ_ONLY:

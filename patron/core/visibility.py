@@ -177,16 +177,34 @@ def explain_access(user: Principal, record: Any, *, shares: list[Any] | None = N
     return reasons
 
 
-def field_access(user: Principal, model: type[models.Model], field: str) -> str:
-    """How ``user`` may see a field: edit, read_only or hidden (only sensitive fields vary)."""
+def sensitive_field_access(user: Principal, model: type[models.Model]) -> dict[str, str]:
+    """How ``user`` may see each sensitive field of ``model`` (one query for custom fields).
+
+    Fields not in the result are not sensitive: everyone with access to the record edits them.
+    """
     from patron.core.custom_fields import sensitive_custom_keys
 
-    sensitive = set(getattr(model, "SENSITIVE_FIELDS", frozenset()))
     object_type = model._meta.label_lower
+    sensitive = set(getattr(model, "SENSITIVE_FIELDS", frozenset()))
     sensitive |= {f"custom.{key}" for key in sensitive_custom_keys(object_type)}
-    if field not in sensitive:
-        return FieldAccess.EDIT
     profile = user.access_profile()
     if profile.is_admin:
-        return FieldAccess.EDIT
-    return profile.field_access.get((object_type, field), FieldAccess.HIDDEN)
+        return dict.fromkeys(sensitive, FieldAccess.EDIT)
+    return {
+        name: profile.field_access.get((object_type, name), FieldAccess.HIDDEN)
+        for name in sensitive
+    }
+
+
+def hidden_field_names(user: Principal, model: type[models.Model]) -> frozenset[str]:
+    """The sensitive fields (``name`` or ``custom.<key>``) ``user`` may not see at all."""
+    return frozenset(
+        name
+        for name, access in sensitive_field_access(user, model).items()
+        if access == FieldAccess.HIDDEN
+    )
+
+
+def field_access(user: Principal, model: type[models.Model], field: str) -> str:
+    """How ``user`` may see a field: edit, read_only or hidden (only sensitive fields vary)."""
+    return sensitive_field_access(user, model).get(field, FieldAccess.EDIT)

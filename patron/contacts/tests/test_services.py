@@ -115,3 +115,29 @@ def test_boolean_filter_rejects_values_other_than_true_or_false(rep):
     assert valid.is_valid()
     assert [c.last_name for c in valid.qs] == ["Lee"]
     assert not ContactFilter({"do_not_call": "false"}, queryset=Contact.objects.all()).qs.exists()
+
+
+def test_a_sensitive_custom_field_without_edit_access_cannot_be_written(rep):
+    from patron.core.exceptions import PermissionDenied
+    from patron.core.models import CustomFieldDefinition
+
+    CustomFieldDefinition.objects.create(
+        object_type="contacts.account",
+        key="credit_limit",
+        label="Credit limit",
+        field_type="number",
+        sensitive=True,
+    )
+    with pytest.raises(PermissionDenied) as excinfo:
+        account_create(user=rep, name="Acme", custom={"credit_limit": "5000"})
+    assert list(excinfo.value.errors) == ["custom.credit_limit"]
+    assert not Account.objects.exists()
+
+
+def test_field_security_costs_one_query_however_many_fields_are_sent(rep):
+    from patron.core.testing import assert_max_queries
+    from patron.core.visibility import sensitive_field_access
+
+    rep.access_profile()
+    with assert_max_queries(1):
+        sensitive_field_access(rep, Account)

@@ -13,10 +13,9 @@ from typing import Any
 
 from django.http import HttpRequest, HttpResponse
 
-from patron.core.choices import FieldAccess
 from patron.core.exceptions import ValidationFailed, VersionConflict
 from patron.core.models import BusinessRecord
-from patron.core.visibility import Principal, field_access
+from patron.core.visibility import Principal, hidden_field_names
 
 _ETAG = re.compile(r'^(?:W/)?"(?P<id>\d+)-(?P<version>\d+)"$')
 
@@ -68,14 +67,7 @@ def hidden_fields(user: Principal, model: type[BusinessRecord]) -> frozenset[str
 
     Computed once per request, so a list costs the same queries whatever its length.
     """
-    from patron.core.custom_fields import sensitive_custom_keys
-
-    candidates = set(model.SENSITIVE_FIELDS) | {
-        f"custom.{key}" for key in sensitive_custom_keys(model.object_type())
-    }
-    return frozenset(
-        name for name in candidates if field_access(user, model, name) == FieldAccess.HIDDEN
-    )
+    return hidden_field_names(user, model)
 
 
 def record_data(

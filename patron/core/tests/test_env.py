@@ -55,6 +55,8 @@ def _production(**overrides: str) -> dict[str, str]:
 BAD_SETTINGS = [
     ("DATABASE_URL", _production(DATABASE_URL="mysql://db.example.com/x"), "unsupported scheme"),
     ("DATABASE_URL", _production(DATABASE_URL="postgres:///patron"), "has no host name"),
+    # A malformed DATABASE_URL is reported even though it also leaves SECRET_KEY missing.
+    ("DATABASE_URL", {"DATABASE_URL": "mysql://db.example.com/x"}, "unsupported scheme"),
     ("CELERY_BROKER_URL", {"CELERY_BROKER_URL": "kafka://mq:9092"}, "unsupported scheme"),
     ("CACHE_URL", {"CACHE_URL": "memcached://cache:11211"}, "unsupported scheme"),
     ("SECRET_KEY", {"SECRET_KEY": "too-short"}, "at least 50 characters"),
