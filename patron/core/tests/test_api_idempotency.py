@@ -89,10 +89,10 @@ def test_validation_failure_is_replayed_too(rep):
 def test_server_error_is_not_stored_so_a_retry_runs(rep, monkeypatch):
     client = client_for(rep)
 
-    def explode(**kwargs):
+    def explode(*args, **kwargs):
         raise RuntimeError("boom")
 
-    monkeypatch.setattr("patron.contacts.api.account_create", explode)
+    monkeypatch.setattr("patron.core.api.resources.service_fields", explode)
     assert_problem(post(client, {"name": "Acme"}), 500)
     assert not IdempotencyRecord.objects.exists()
     monkeypatch.undo()

@@ -32,9 +32,9 @@ def test_document_lists_the_resources_and_problem_responses():
     paths = document["paths"]
     for path in (
         "/api/v1/accounts",
-        "/api/v1/accounts/{account_id}",
+        "/api/v1/accounts/{record_id}",
         "/api/v1/contacts",
-        "/api/v1/contacts/{contact_id}",
+        "/api/v1/contacts/{record_id}",
         "/api/v1/users/me",
         "/api/v1/users/me/tokens",
     ):

@@ -102,10 +102,10 @@ def test_trailing_slash_is_optional(api):
 
 
 def test_unexpected_error_is_a_500_problem_without_internals(api, monkeypatch):
-    def explode(**kwargs):
+    def explode(*args, **kwargs):
         raise RuntimeError("secret internal detail")
 
-    monkeypatch.setattr("patron.contacts.api.account_list", explode)
+    monkeypatch.setattr("patron.core.api.resources.keyset_page", explode)
     response = api.get("/api/v1/accounts")
     body = assert_problem(response, 500)
     assert "secret" not in response.content.decode()
