@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import re
-import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -169,30 +168,6 @@ def logged_in_page(page: Page, e2e_user: Any) -> Page:
     return page
 
 
-# Problems in templates this suite does not own, keyed by (axe rule id or PHONE_OVERFLOW, a
-# CSS selector the failing element matches). The journeys only warn about them, so that they
-# keep checking everything else; each one is pinned by a strict xfail test, which starts
-# failing once the template is fixed, and then its entry here must be removed.
-PHONE_OVERFLOW = "phone-overflow"
-KNOWN_VIOLATIONS: dict[tuple[str, str], str] = {
-    ("label-content-name-mismatch", "summary[aria-label^='User menu']"): (
-        "core/base.html: the user menu's <summary aria-label='User menu for NAME'> does not"
-        " contain its visible text (avatar initial and name); drop the aria-label or make it"
-        " start with the visible text"
-    ),
-    ("link-name", "a.brand"): (
-        "core/base.html + core/patron.css: at phone width .brand-name is display:none and the"
-        " mark is aria-hidden, so the home link has no accessible name; hide the text with"
-        " .visually-hidden instead, or give the link aria-label='Patron home'"
-    ),
-    (PHONE_OVERFLOW, "#job-progress a.btn"): (
-        "core/partials/job_progress.html + core/patron.css: the 'Download <file name>' button"
-        " does not wrap, so the job page scrolls sideways at 375px; let .btn wrap there"
-        " (white-space: normal) or shorten its text"
-    ),
-}
-
-
 def axe_violations(page: Page) -> list[tuple[str, str, str]]:
     """axe-core's serious and critical findings on the current page: (rule, target, text)."""
     page.wait_for_load_state("load")
@@ -219,30 +194,9 @@ def axe_violations(page: Page) -> list[tuple[str, str, str]]:
     return found
 
 
-def known_violation(page: Page, rule: str, target: str) -> str | None:
-    """The KNOWN_VIOLATIONS key (rule, selector) matching this finding, if any."""
-    for known_rule, selector in KNOWN_VIOLATIONS:
-        if known_rule == rule and page.evaluate(
-            "([target, selector]) => !!document.querySelector(target)?.matches(selector)",
-            [target, selector],
-        ):
-            return selector
-    return None
-
-
-def axe_check(page: Page, *, allow_known: bool = True) -> None:
-    """Fail on any axe-core violation of impact serious or critical on the current page.
-
-    With ``allow_known`` the entries of KNOWN_VIOLATIONS only warn.
-    """
-    failures = []
-    for rule, target, text in axe_violations(page):
-        selector = known_violation(page, rule, target) if allow_known else None
-        if selector:
-            reason = KNOWN_VIOLATIONS[(rule, selector)]
-            warnings.warn(f"known axe violation on {page.url}: {text} ({reason})", stacklevel=2)
-        else:
-            failures.append(text)
+def axe_check(page: Page) -> None:
+    """Fail on any axe-core violation of impact serious or critical on the current page."""
+    failures = [text for _rule, _target, text in axe_violations(page)]
     if failures:
         pytest.fail(f"axe violations on {page.url}:\n" + "\n".join(failures), pytrace=False)
 
@@ -278,29 +232,24 @@ def phone_overflow(page: Page) -> list[tuple[str, str]]:
     return [(selector, html) for selector, html in found]
 
 
-def check_phone_width(page: Page, *, allow_known: bool = True) -> None:
+def check_phone_width(page: Page) -> None:
     """At phone width the page must not scroll sideways (wide tables scroll in a container)."""
-    failures = []
-    for target, html in phone_overflow(page):
-        selector = known_violation(page, PHONE_OVERFLOW, target) if allow_known else None
-        text = f"{PHONE_OVERFLOW} at {PHONE['width']}px:\n    html: {html}"
-        if selector:
-            reason = KNOWN_VIOLATIONS[(PHONE_OVERFLOW, selector)]
-            warnings.warn(f"known problem on {page.url}: {text} ({reason})", stacklevel=2)
-        else:
-            failures.append(text)
+    failures = [
+        f"overflow at {PHONE['width']}px:\n    html: {html}"
+        for _target, html in phone_overflow(page)
+    ]
     if failures:
         pytest.fail(f"{page.url} scrolls sideways:\n" + "\n".join(failures), pytrace=False)
 
 
-def check_page(page: Page, *, allow_known: bool = True) -> None:
+def check_page(page: Page) -> None:
     """Run axe at desktop and phone width; at phone width the page must not scroll sideways."""
     original = page.viewport_size or DESKTOP
     try:
         for size in (DESKTOP, PHONE):
             page.set_viewport_size(size)
-            axe_check(page, allow_known=allow_known)
-        check_phone_width(page, allow_known=allow_known)
+            axe_check(page)
+        check_phone_width(page)
     finally:
         page.set_viewport_size(original)
 

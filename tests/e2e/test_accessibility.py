@@ -9,13 +9,8 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.e2e.conftest import (
-    DESKTOP,
-    KNOWN_VIOLATIONS,
     PHONE,
-    PHONE_OVERFLOW,
-    axe_violations,
     check_page,
-    known_violation,
 )
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -54,29 +49,6 @@ def test_components_page_passes_axe(logged_in_page: Page) -> None:
         re.compile("components", re.IGNORECASE)
     )
     check_page(logged_in_page)
-
-
-@pytest.mark.parametrize(
-    "known", sorted(k for k in KNOWN_VIOLATIONS if k[0] != PHONE_OVERFLOW), ids=" on ".join
-)
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="a violation in a template this suite does not own (see KNOWN_VIOLATIONS); once "
-    "the template is fixed this XPASSes, which fails: then remove the entry",
-)
-def test_known_axe_violation_is_fixed(logged_in_page: Page, known: tuple[str, str]) -> None:
-    page = logged_in_page
-    page.goto("/")
-    found = []
-    for size in (DESKTOP, PHONE):
-        page.set_viewport_size(size)
-        found += [
-            text
-            for rule, target, text in axe_violations(page)
-            if rule == known[0] and known_violation(page, rule, target) == known[1]
-        ]
-    assert not found, f"{KNOWN_VIOLATIONS[known]}:\n" + "\n".join(found)
 
 
 def test_left_navigation_leads_to_accounts_and_contacts(logged_in_page: Page) -> None:

@@ -17,9 +17,7 @@ from playwright.sync_api import Locator, Page, expect
 from patron.contacts.models import Account, Contact
 from patron.contacts.services import account_create, contact_create
 from tests.e2e.conftest import (
-    KNOWN_VIOLATIONS,
     PHONE,
-    PHONE_OVERFLOW,
     check_page,
     check_phone_width,
     screenshot,
@@ -192,13 +190,8 @@ def test_export_account_list_to_csv(logged_in_page: Page, e2e_user: Any) -> None
     assert sorted(row["name"] for row in rows) == ["Acme Rockets", "Globex Corporation"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=pytest.fail.Exception,
-    reason=KNOWN_VIOLATIONS[(PHONE_OVERFLOW, "#job-progress a.btn")],
-)
 def test_export_job_page_fits_phone_width(logged_in_page: Page, e2e_user: Any) -> None:
     account_create(user=e2e_user, name="Acme Rockets")
     start_account_export(logged_in_page)
     logged_in_page.set_viewport_size(PHONE)
-    check_phone_width(logged_in_page, allow_known=False)
+    check_phone_width(logged_in_page)
