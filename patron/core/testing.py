@@ -64,7 +64,11 @@ class Endpoint:
 def check_visibility_matrix(
     endpoints: list[Endpoint], *, marker: str, allowed: Any, denied: Any
 ) -> None:
-    """Assert every endpoint shows the record to ``allowed`` and hides it from ``denied``."""
+    """Assert every endpoint shows the record to ``allowed`` and hides it from ``denied``.
+
+    Pages echo their query (search box, filters): query with a part of ``marker``, never all
+    of it, or the echo counts as "shown".
+    """
     from django.test import Client
 
     failures: list[str] = []
