@@ -14,6 +14,7 @@ from patron.core import records, search
 from patron.core.choices import Action, FieldAccess, Via
 from patron.core.custom_fields import clean_custom_values
 from patron.core.exceptions import PermissionDenied, ValidationFailed
+from patron.core.org import org_settings
 from patron.core.values import normalize_domain, normalize_email, normalize_phone
 from patron.core.visibility import Principal, sensitive_field_access
 
@@ -89,6 +90,8 @@ def _clean_account(fields: dict[str, Any], *, instance: Account) -> dict[str, An
         cleaned["domain"] = normalize_domain(cleaned["domain"])
     if cleaned.get("revenue_currency"):
         cleaned["revenue_currency"] = str(cleaned["revenue_currency"]).upper()
+    elif cleaned.get("annual_revenue") is not None and not instance.revenue_currency:
+        cleaned["revenue_currency"] = org_settings().default_currency
     if cleaned.get("billing_country"):
         cleaned["billing_country"] = str(cleaned["billing_country"]).upper()
     parent = cleaned.get("parent")

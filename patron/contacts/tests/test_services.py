@@ -141,3 +141,19 @@ def test_field_security_costs_one_query_however_many_fields_are_sent(rep):
     rep.access_profile()
     with assert_max_queries(1):
         sensitive_field_access(rep, Account)
+
+
+def test_revenue_without_a_currency_is_in_the_org_default_currency(admin_user):
+    from decimal import Decimal
+
+    from patron.core.org import org_settings
+
+    settings_row = org_settings()
+    settings_row.default_currency = "EUR"
+    settings_row.save()
+    account = account_create(user=admin_user, name="Acme", annual_revenue=Decimal("1200.50"))
+    assert account.revenue_currency == "EUR"
+    other = account_create(
+        user=admin_user, name="Globex", annual_revenue=Decimal("10"), revenue_currency="gbp"
+    )
+    assert other.revenue_currency == "GBP"
