@@ -565,13 +565,18 @@ def _readable(value: Any, key: str = "") -> str:
             return f"{_readable(value[0])} → {_readable(value[1])}"
         return ", ".join(_readable(item) for item in value) or "none"
     if isinstance(value, dict):
-        return "; ".join(f"{k}: {_readable(v, k)}" for k, v in value.items())
+        return "; ".join(f"{k}: {_readable(value[k], k)}" for k in sorted(value))
     return str(value)
 
 
 def describe_detail(detail: dict[str, Any]) -> list[tuple[str, str]]:
-    """A security event's detail as (label, text) pairs people can read."""
-    return [(key.replace("_", " "), _readable(value, key)) for key, value in detail.items()]
+    """A security event's detail as (label, text) pairs people can read.
+
+    What changed comes first, then the rest by name: PostgreSQL's jsonb keeps no key order,
+    so the order must not depend on how the detail was written.
+    """
+    keys = sorted(detail, key=lambda key: (key != "change", key))
+    return [(key.replace("_", " "), _readable(detail[key], key)) for key in keys]
 
 
 @admin_required

@@ -68,5 +68,5 @@ def test_export_contains_the_record_only_for_who_may_see_it(records, rep, other_
         export_csv_run(job_id=job.pk)
         download = client.get(f"/ui/jobs/{job.pk}/download/")
         assert download.status_code == 200
-        body = b"".join(download.streaming_content) if download.streaming else download.content
+        body = download.getvalue() if download.streaming else download.content
         assert (MARKER.encode() in body) is may_see, (user, object_type)

@@ -628,7 +628,7 @@ def test_security_log_detail_is_readable(client, admin_user):
     client.force_login(admin_user)
     response = client.get(reverse("users:admin_security_log"))
     _event, detail = response.context["events"][0]
-    assert detail == [("change", "role_moved"), ("parent", "none → VP"), ("added", "read, update")]
+    assert detail == [("change", "role_moved"), ("added", "read, update"), ("parent", "none → VP")]
 
 
 def test_login_events_appear_in_the_log(client, admin_user):
