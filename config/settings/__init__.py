@@ -131,6 +131,8 @@ SESSION_COOKIE_AGE = env.integer("SESSION_TIMEOUT_MINUTES", 60 * 8, minimum=5) *
 SESSION_IDLE_TIMEOUT = env.integer("SESSION_IDLE_MINUTES", 60, minimum=1) * 60
 LOGIN_THROTTLE_ATTEMPTS = env.integer("LOGIN_THROTTLE_ATTEMPTS", 5, minimum=1)
 LOGIN_THROTTLE_WINDOW = env.integer("LOGIN_THROTTLE_WINDOW_SECONDS", 900, minimum=1)
+# Proxies in front of Patron whose X-Forwarded-For may be trusted for the client address.
+PATRON_TRUSTED_PROXIES = env.integer("PATRON_TRUSTED_PROXIES", 0, minimum=0)
 
 LANGUAGE_CODE = "en"
 TIME_ZONE = "UTC"

@@ -23,7 +23,7 @@ def client_ip(request: HttpRequest) -> str | None:
 
     Only the hops added by trusted proxies are believed: a client can put anything on the left.
     """
-    trusted = int(getattr(settings, "PATRON_TRUSTED_PROXIES", 0))
+    trusted: int = settings.PATRON_TRUSTED_PROXIES
     candidate = str(request.META.get("REMOTE_ADDR") or "")
     if trusted > 0:
         forwarded = str(request.META.get("HTTP_X_FORWARDED_FOR") or "")
