@@ -22,13 +22,14 @@ TEST_DATABASE_URL ?= $(or $(DATABASE_URL),postgres://postgres@127.0.0.1:5432/pat
 TEST_SECRET_KEY ?= $(or $(SECRET_KEY),test-only-secret-key-not-for-production-0123456789abcdef)
 TEST_ALLOWED_HOSTS ?= $(or $(ALLOWED_HOSTS),localhost$(comma)127.0.0.1$(comma)testserver)
 
-.PHONY: help run test test-postgres e2e lint openapi sync sync-dev clean-tools
+.PHONY: help run test test-postgres e2e e2e-postgres lint openapi sync sync-dev clean-tools
 
 help:
 	@echo "make run            install and serve Patron at http://$(HOST):$(PORT) (Ctrl-C stops)"
 	@echo "make test           run the test suite on SQLite (no browser tests)"
 	@echo "make test-postgres  the same suite on PostgreSQL (TEST_DATABASE_URL=$(TEST_DATABASE_URL))"
 	@echo "make e2e            browser tests in Debian's Chromium"
+	@echo "make e2e-postgres   the browser tests on PostgreSQL"
 	@echo "make lint           ruff, mypy --strict, import-linter"
 	@echo "make openapi        regenerate docs/openapi.json"
 
@@ -56,6 +57,14 @@ e2e: sync-dev
 	@test -x /usr/bin/chromium || { \
 		echo "Browser tests need Debian's Chromium: apt-get install -y chromium"; exit 1; }
 	$(PYTEST) -m e2e tests/e2e $(E2E_ARGS)
+
+# The browser tests against PostgreSQL. Production mode would make cookies HTTPS-only, and the
+# test server speaks plain http, hence HTTPS=false.
+e2e-postgres: sync-dev
+	@test -x /usr/bin/chromium || { \
+		echo "Browser tests need Debian's Chromium: apt-get install -y chromium"; exit 1; }
+	HTTPS=false DATABASE_URL="$(TEST_DATABASE_URL)" SECRET_KEY="$(TEST_SECRET_KEY)" \
+		ALLOWED_HOSTS="$(TEST_ALLOWED_HOSTS)" $(PYTEST) -m e2e tests/e2e $(E2E_ARGS)
 
 lint: sync-dev
 	.venv/bin/ruff check .
