@@ -7,16 +7,26 @@ from decimal import Decimal
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse
-from ninja import Router, Schema
+from ninja import Router, Schema, Status
 from pydantic import ConfigDict, Field
 
 from patron.contacts.choices import AccountKind, AccountTier, AddressKind, EmailKind, PhoneKind
 from patron.contacts.filters import ACCOUNT_SORTS, CONTACT_SORTS, AccountFilter, ContactFilter
-from patron.contacts.models import Account, Contact
-from patron.contacts.selectors import account_get, account_list, contact_get, contact_list
+from patron.contacts.models import Account, AccountTeamMember, AccountTeamRole, Contact, TeamAccess
+from patron.contacts.selectors import (
+    account_get,
+    account_list,
+    account_team_list,
+    account_team_member_get,
+    contact_get,
+    contact_list,
+)
 from patron.contacts.services import (
     account_create,
     account_delete,
+    account_team_add,
+    account_team_remove,
+    account_team_update,
     account_update,
     contact_channels_replace,
     contact_create,
@@ -25,6 +35,7 @@ from patron.contacts.services import (
 )
 from patron.core.api.auth import request_user
 from patron.core.api.openapi import custom_field_schema
+from patron.core.api.problems import problem_responses
 from patron.core.api.records import expected_version, with_etag
 from patron.core.api.resources import (
     ETAG_HEADER,
@@ -36,7 +47,9 @@ from patron.core.api.resources import (
 )
 from patron.core.api.shares import add_share_routes
 from patron.core.choices import Action, Via
+from patron.core.exceptions import ValidationFailed
 from patron.users.api import api_auth
+from patron.users.models import User
 
 router = Router(tags=["contacts"], auth=api_auth("contacts"))
 
@@ -329,3 +342,123 @@ def contact_channels_change(
 
 add_share_routes(router, prefix="/accounts", noun="account", get_record=account_get)
 add_share_routes(router, prefix="/contacts", noun="contact", get_record=contact_get)
+
+
+# --- the account team ----------------------------------------------------------------------
+
+
+class TeamMemberOut(Schema):
+    id: int
+    user: int = Field(description="The id of the member.")
+    user_name: str
+    team_role: AccountTeamRole
+    access: TeamAccess = Field(description="read, or edit (read and edit the account).")
+    added_by: int | None
+    added_at: datetime.datetime
+
+
+class TeamMemberInput(Schema):
+    model_config = ConfigDict(extra="forbid")
+
+    user: int = Field(description="The id of an active user.")
+    team_role: AccountTeamRole
+    access: TeamAccess = TeamAccess.READ
+
+
+class TeamMemberPatch(Schema):
+    """Fields to change; the ones left out keep their value."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    team_role: AccountTeamRole | None = None
+    access: TeamAccess | None = None
+
+
+def _team_member(member: AccountTeamMember) -> dict[str, Any]:
+    return {
+        "id": member.pk,
+        "user": member.user_id,
+        "user_name": str(member.user),
+        "team_role": member.team_role,
+        "access": member.access,
+        "added_by": member.added_by_id,
+        "added_at": member.added_at,
+    }
+
+
+_TEAM = "/accounts/{int:record_id}/team"
+_TEAM_DOC = (
+    "Members see the account and its contacts; members with edit access may also change them. "
+    "Only users who may edit the account may change its team."
+)
+
+
+@router.get(
+    _TEAM,
+    response={200: list[TeamMemberOut], **problem_responses(401, 403, 404)},
+    summary="List an account's team",
+    operation_id="account_team_list",
+)
+def team_index(request: HttpRequest, record_id: int) -> list[dict[str, Any]]:
+    account = account_get(user=request_user(request), pk=record_id)
+    return [_team_member(member) for member in account_team_list(account=account)]
+
+
+@router.post(
+    _TEAM,
+    response={201: TeamMemberOut, **problem_responses(400, 401, 403, 404, 422)},
+    summary="Add a user to an account's team",
+    description=_TEAM_DOC,
+    operation_id="account_team_create",
+)
+def team_add(request: HttpRequest, record_id: int, payload: TeamMemberInput) -> Status[Any]:
+    user = request_user(request)
+    account = account_get(user=user, pk=record_id)
+    member_user = User.objects.filter(pk=payload.user, is_active=True).first()
+    if member_user is None:
+        raise ValidationFailed(
+            "The user does not exist.", errors={"user": [f"No active user with id {payload.user}."]}
+        )
+    member = account_team_add(
+        user=user,
+        account=account,
+        member_user=member_user,
+        team_role=payload.team_role,
+        access=payload.access,
+        via=Via.API,
+    )
+    return Status(201, _team_member(member))
+
+
+@router.patch(
+    f"{_TEAM}/{{int:member_id}}",
+    response={200: TeamMemberOut, **problem_responses(400, 401, 403, 404, 422)},
+    summary="Change a team member's role or access",
+    description=_TEAM_DOC,
+    operation_id="account_team_update",
+)
+def team_change(
+    request: HttpRequest, record_id: int, member_id: int, payload: TeamMemberPatch
+) -> dict[str, Any]:
+    user = request_user(request)
+    account = account_get(user=user, pk=record_id)
+    member = account_team_member_get(account=account, pk=member_id)
+    member = account_team_update(
+        user=user, member=member, team_role=payload.team_role, access=payload.access, via=Via.API
+    )
+    return _team_member(member)
+
+
+@router.delete(
+    f"{_TEAM}/{{int:member_id}}",
+    response={204: None, **problem_responses(401, 403, 404)},
+    summary="Remove a user from an account's team",
+    description=_TEAM_DOC,
+    operation_id="account_team_delete",
+)
+def team_remove(request: HttpRequest, record_id: int, member_id: int) -> HttpResponse:
+    user = request_user(request)
+    account = account_get(user=user, pk=record_id)
+    member = account_team_member_get(account=account, pk=member_id)
+    account_team_remove(user=user, member=member, via=Via.API)
+    return HttpResponse(status=204)

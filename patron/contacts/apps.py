@@ -8,7 +8,9 @@ class ContactsConfig(AppConfig):
 
     def ready(self) -> None:
         from patron.contacts.search import register_search
+        from patron.contacts.selectors import register_visibility_rules
         from patron.contacts.views import register_ui
 
         register_search()
         register_ui()
+        register_visibility_rules()

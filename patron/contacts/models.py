@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from django.conf import settings
 from django.db import models
 
 from patron.contacts.choices import AccountKind, AccountTier, AddressKind, EmailKind, PhoneKind
@@ -147,3 +148,41 @@ class ContactAddress(Address):
                 name="one_primary_address_per_contact",
             )
         ]
+
+
+class AccountTeamRole(models.TextChoices):
+    ACCOUNT_MANAGER = "account_manager", "Account manager"
+    SALES_ENGINEER = "sales_engineer", "Sales engineer"
+    SUPPORT = "support", "Support"
+    EXECUTIVE_SPONSOR = "executive_sponsor", "Executive sponsor"
+    OTHER = "other", "Other"
+
+
+class TeamAccess(models.TextChoices):
+    READ = "read", "Read"
+    EDIT = "edit", "Read and edit"
+
+
+class AccountTeamMember(models.Model):
+    """A user working on an account; membership widens visibility (see contacts.structure)."""
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="team_members")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="account_memberships"
+    )
+    team_role = models.CharField(max_length=20, choices=AccountTeamRole.choices)
+    access = models.CharField(max_length=4, choices=TeamAccess.choices, default=TeamAccess.READ)
+    added_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    added_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["account", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["account", "user"], name="one_membership_per_account")
+        ]
+        indexes = [models.Index(fields=["user", "access"], name="account_team_user_access")]
+
+    def __str__(self) -> str:
+        return f"{self.user} ({self.get_team_role_display()}, {self.get_access_display()})"

@@ -4,13 +4,27 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import Prefetch
+from django.db import models
+from django.db.models import Prefetch, Q
 
-from patron.contacts.models import Account, Contact, ContactAddress, ContactEmail, ContactPhone
+from patron.contacts.models import (
+    Account,
+    AccountTeamMember,
+    Contact,
+    ContactAddress,
+    ContactEmail,
+    ContactPhone,
+    TeamAccess,
+)
 from patron.core.choices import Action
 from patron.core.exceptions import PermissionDenied, RecordNotFound
 from patron.core.querysets import RecordQuerySet
-from patron.core.visibility import Principal, can_access
+from patron.core.visibility import (
+    AccessProfile,
+    Principal,
+    can_access,
+    register_visibility_rule,
+)
 
 
 def account_list(*, user: Principal) -> RecordQuerySet[Account]:
@@ -72,3 +86,71 @@ def contact_duplicates(
     if exclude_pk:
         queryset = queryset.exclude(pk=exclude_pk)
     return list(queryset[:5])
+
+
+# --- account team ----------------------------------------------------------------------------
+
+
+def account_team_list(*, account: Account) -> list[AccountTeamMember]:
+    return list(
+        AccountTeamMember.objects.filter(account=account)
+        .select_related("user", "added_by")
+        .order_by("user__full_name", "id")
+    )
+
+
+def account_team_member_get(*, account: Account, pk: Any) -> AccountTeamMember:
+    try:
+        return AccountTeamMember.objects.select_related("user", "account").get(
+            account=account, pk=pk
+        )
+    except (AccountTeamMember.DoesNotExist, ValueError, TypeError):
+        raise RecordNotFound(f"This account has no team member with id {pk}.") from None
+
+
+def _team_account_ids(profile: AccessProfile, action: str) -> Any:
+    memberships = AccountTeamMember.objects.filter(user_id=profile.user_id)
+    if action in (Action.UPDATE, Action.DELETE):
+        memberships = memberships.filter(access=TeamAccess.EDIT)
+    return memberships.values("account_id")
+
+
+def account_team_rule(profile: AccessProfile, action: str) -> Q:
+    """Team members read the account; members with edit access also change it."""
+    return Q(pk__in=_team_account_ids(profile, action))
+
+
+def contact_team_rule(profile: AccessProfile, action: str) -> Q:
+    """Team members see (and with edit access change) the contacts of their accounts."""
+    return Q(account_id__in=_team_account_ids(profile, action))
+
+
+def _membership_text(member: AccountTeamMember) -> str:
+    return f"{member.get_team_role_display()} ({member.get_access_display().lower()})"
+
+
+def account_team_explain(profile: AccessProfile, record: models.Model) -> list[str]:
+    member = AccountTeamMember.objects.filter(user_id=profile.user_id, account_id=record.pk).first()
+    if member is None:
+        return []
+    return [f"You are on the account team as {_membership_text(member)}."]
+
+
+def contact_team_explain(profile: AccessProfile, record: models.Model) -> list[str]:
+    account_id = getattr(record, "account_id", None)
+    if account_id is None:
+        return []
+    member = (
+        AccountTeamMember.objects.filter(user_id=profile.user_id, account_id=account_id)
+        .select_related("account")
+        .first()
+    )
+    if member is None:
+        return []
+    return [f"You are on the account team of {member.account} as {_membership_text(member)}."]
+
+
+def register_visibility_rules() -> None:
+    """Widen account and contact visibility to account teams (from AppConfig.ready)."""
+    register_visibility_rule(Account, account_team_rule, account_team_explain)
+    register_visibility_rule(Contact, contact_team_rule, contact_team_explain)

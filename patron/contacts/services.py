@@ -9,14 +9,24 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
 
 from patron.contacts.choices import AccountKind
-from patron.contacts.models import Account, Contact, ContactAddress, ContactEmail, ContactPhone
+from patron.contacts.models import (
+    Account,
+    AccountTeamMember,
+    AccountTeamRole,
+    Contact,
+    ContactAddress,
+    ContactEmail,
+    ContactPhone,
+    TeamAccess,
+)
 from patron.core import records, search
-from patron.core.choices import Action, FieldAccess, Via
+from patron.core.choices import Action, FieldAccess, SecurityEventKind, Via
 from patron.core.custom_fields import clean_custom_values
 from patron.core.exceptions import PermissionDenied, ValidationFailed
+from patron.core.models import SecurityEvent
 from patron.core.org import org_settings
 from patron.core.values import normalize_domain, normalize_email, normalize_phone
-from patron.core.visibility import Principal, sensitive_field_access
+from patron.core.visibility import Principal, can_access, sensitive_field_access
 
 ACCOUNT_FIELDS = frozenset(
     f.name
@@ -427,3 +437,131 @@ def contact_channels_replace(
         )
         search.index_record(contact)
     return contact
+
+
+# --- account team ----------------------------------------------------------------------------
+
+
+def _require_account_edit(user: Principal, account: Account, what: str) -> None:
+    if not can_access(user, account, Action.UPDATE):
+        raise PermissionDenied(f"Only users who may edit this account may {what}.")
+
+
+def _clean_membership(team_role: str | None, access: str | None) -> dict[str, list[str]]:
+    errors: dict[str, list[str]] = {}
+    if team_role is not None and team_role not in AccountTeamRole.values:
+        errors["team_role"] = [f"Choose one of: {', '.join(AccountTeamRole.values)}."]
+    if access is not None and access not in TeamAccess.values:
+        errors["access"] = ["Choose read or edit."]
+    return errors
+
+
+def _log_team_change(
+    *,
+    user: Principal,
+    member: AccountTeamMember,
+    change: str,
+    before: str | None,
+    after: str | None,
+    via: str,
+) -> None:
+    """A permission change in the security log and a line in the account's change log."""
+    account = member.account
+    SecurityEvent.objects.create(
+        kind=SecurityEventKind.PERMISSION_CHANGE,
+        user_id=user.pk,
+        detail={
+            "change": change,
+            "object_type": account._meta.label_lower,
+            "object_id": account.pk,
+            "member": str(member.user),
+            "team_role": member.team_role,
+            "access": member.access,
+        },
+    )
+    records.log_change(
+        account, actor=user, via=via, action="update", changes={"account team": [before, after]}
+    )
+
+
+def account_team_add(
+    *,
+    user: Principal,
+    account: Account,
+    member_user: Any,
+    team_role: str,
+    access: str = TeamAccess.READ,
+    via: str = Via.UI,
+) -> AccountTeamMember:
+    """Put ``member_user`` on the account team; only editors of the account may."""
+    _require_account_edit(user, account, "change its team")
+    errors = _clean_membership(team_role, access)
+    if member_user is None or not getattr(member_user, "is_active", False):
+        errors["user"] = ["Choose an active user."]
+    elif AccountTeamMember.objects.filter(account=account, user=member_user).exists():
+        errors["user"] = [f"{member_user} is already on this account's team."]
+    if errors:
+        raise ValidationFailed("Please correct the highlighted fields.", errors=errors)
+    with transaction.atomic():
+        member = AccountTeamMember.objects.create(
+            account=account,
+            user=member_user,
+            team_role=team_role,
+            access=access,
+            added_by_id=user.pk,
+        )
+        _log_team_change(
+            user=user,
+            member=member,
+            change="account_team_added",
+            before=None,
+            after=str(member),
+            via=via,
+        )
+    return member
+
+
+def account_team_update(
+    *,
+    user: Principal,
+    member: AccountTeamMember,
+    team_role: str | None = None,
+    access: str | None = None,
+    via: str = Via.UI,
+) -> AccountTeamMember:
+    _require_account_edit(user, member.account, "change its team")
+    errors = _clean_membership(team_role, access)
+    if errors:
+        raise ValidationFailed("Please correct the highlighted fields.", errors=errors)
+    before = str(member)
+    changed = False
+    for name, value in (("team_role", team_role), ("access", access)):
+        if value is not None and getattr(member, name) != value:
+            setattr(member, name, value)
+            changed = True
+    if changed:
+        with transaction.atomic():
+            member.save(update_fields=["team_role", "access"])
+            _log_team_change(
+                user=user,
+                member=member,
+                change="account_team_changed",
+                before=before,
+                after=str(member),
+                via=via,
+            )
+    return member
+
+
+def account_team_remove(*, user: Principal, member: AccountTeamMember, via: str = Via.UI) -> None:
+    _require_account_edit(user, member.account, "change its team")
+    with transaction.atomic():
+        _log_team_change(
+            user=user,
+            member=member,
+            change="account_team_removed",
+            before=str(member),
+            after=None,
+            via=via,
+        )
+        member.delete()

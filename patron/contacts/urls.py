@@ -1,5 +1,6 @@
 from django.urls import URLPattern, path
 
+from patron.contacts import structure_views
 from patron.contacts.channel_views import contact_channels_edit
 from patron.contacts.views import RecordPages, account_pages, contact_pages, page_views
 
@@ -29,4 +30,19 @@ urlpatterns = [
     *_patterns("accounts", "account", account_pages),
     *_patterns("contacts", "contact", contact_pages),
     path("contacts/<int:pk>/channels/", contact_channels_edit, name="contact_channels"),
+    path(
+        "accounts/<int:pk>/team/add/",
+        structure_views.account_team_add,
+        name="account_team_add",
+    ),
+    path(
+        "accounts/<int:pk>/team/<int:member_pk>/edit/",
+        structure_views.account_team_update,
+        name="account_team_update",
+    ),
+    path(
+        "accounts/<int:pk>/team/<int:member_pk>/remove/",
+        structure_views.account_team_remove,
+        name="account_team_remove",
+    ),
 ]

@@ -26,7 +26,7 @@ from django.views.decorators.http import require_POST
 from patron.contacts import selectors, services
 from patron.contacts.filters import ACCOUNT_SORTS, CONTACT_SORTS, AccountFilter, ContactFilter
 from patron.contacts.forms import AccountForm, BulkEditForm, ContactForm, SavedViewForm
-from patron.contacts.models import Account, Contact
+from patron.contacts.models import Account, AccountTeamRole, Contact, TeamAccess
 from patron.core.choices import Action
 from patron.core.context_processors import NavItem, register_nav_item
 from patron.core.custom_fields import definitions_for
@@ -58,6 +58,7 @@ PAGE_SIZES = (25, 50, 100)
 BULK_LIMIT = 200
 RELATED_LIMIT = 25
 CHANGE_LOG_LIMIT = 50
+TEAM_CANDIDATE_LIMIT = 500
 
 
 @dataclass(frozen=True)
@@ -282,14 +283,14 @@ class RecordPages:
             "can_edit": can_access(user, record, Action.UPDATE),
             "can_delete": can_access(user, record, Action.DELETE),
         }
-        context.update(self._related(user, record))
+        context.update(self._related(user, record, can_edit=bool(context["can_edit"])))
         return render(request, f"contacts/{ui.key}_detail.html", context)
 
     def _label(self, name: str) -> str:
         model_field = self.ui.model._meta.get_field(name)
         return str(getattr(model_field, "verbose_name", name)).capitalize()
 
-    def _related(self, user: User, record: Any) -> dict[str, Any]:
+    def _related(self, user: User, record: Any, *, can_edit: bool) -> dict[str, Any]:
         if not isinstance(record, Account):
             return {}
         contacts = (
@@ -320,11 +321,33 @@ class RecordPages:
         if parent is not None and not can_access(user, parent, Action.READ):
             parent = None
         return {
+            **self._account_team(record, may_edit=can_edit),
             "related_contacts": contact_rows[:RELATED_LIMIT],
             "more_contacts": len(contact_rows) > RELATED_LIMIT,
             "children": child_rows[:RELATED_LIMIT],
             "more_children": len(child_rows) > RELATED_LIMIT,
             "parent": parent,
+        }
+
+    def _account_team(self, account: Account, *, may_edit: bool) -> dict[str, Any]:
+        """The account team card: members, and for editors the users they may add."""
+        members = selectors.account_team_list(account=account)
+        candidates: list[User] = []
+        if may_edit:
+            taken = {m.user_id for m in members}
+            candidates = [
+                u
+                for u in User.objects.filter(is_active=True).order_by("full_name", "email")[
+                    :TEAM_CANDIDATE_LIMIT
+                ]
+                if u.pk not in taken
+            ]
+        return {
+            "team_members": members,
+            "team_candidates": candidates,
+            "team_roles": AccountTeamRole.choices,
+            "team_access_levels": TeamAccess.choices,
+            "may_edit_team": may_edit,
         }
 
     def _change_log(
