@@ -1,0 +1,114 @@
+"""vCard pages: download one contact or the current list, and upload a .vcf to import."""
+
+from __future__ import annotations
+
+from typing import cast
+
+from django import forms
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http.response import HttpResponseBase
+from django.shortcuts import render
+from django.utils.http import content_disposition_header
+from django.utils.text import slugify
+
+from patron.contacts.models import Contact
+from patron.contacts.selectors import contact_get
+from patron.contacts.vcard import VCardError
+from patron.contacts.vcard_services import (
+    MAX_EXPORT_CONTACTS,
+    MAX_UPLOAD_BYTES,
+    contact_list_export,
+    contact_vcard,
+    contacts_import_vcard,
+    vcard_stream,
+)
+from patron.contacts.views import list_query
+from patron.core.choices import Action, Via
+from patron.core.exceptions import PermissionDenied
+from patron.core.views import handles_domain_errors, render_error
+from patron.users.models import User
+
+VCARD_CONTENT_TYPE = "text/vcard; charset=utf-8"
+
+
+def vcard_filename(name: str) -> str:
+    return f"{slugify(name, allow_unicode=True) or 'contact'}.vcf"
+
+
+class VCardUploadForm(forms.Form):
+    file = forms.FileField(
+        label="vCard file (.vcf)",
+        help_text="One or many cards, vCard 4.0, 3.0 or 2.1; at most 5 MB.",
+        widget=forms.ClearableFileInput(attrs={"accept": ".vcf,.vcard,text/vcard"}),
+    )
+
+    def clean_file(self) -> object:
+        upload = self.cleaned_data["file"]
+        if upload.size > MAX_UPLOAD_BYTES:
+            raise forms.ValidationError(
+                f"The file is {upload.size / 1_048_576:.1f} MB; the limit is "
+                f"{MAX_UPLOAD_BYTES // 1_048_576} MB. Split it into smaller files."
+            )
+        return upload
+
+
+@login_required
+@handles_domain_errors
+def contact_vcard_download(request: HttpRequest, pk: int) -> HttpResponse:
+    user = cast(User, request.user)
+    contact = contact_get(user=user, pk=pk)
+    if not user.access_profile().may(Contact.object_type(), Action.EXPORT):
+        raise PermissionDenied("Your role may not export contacts.")
+    response = HttpResponse(contact_vcard(contact, user=user), content_type=VCARD_CONTENT_TYPE)
+    response["Content-Disposition"] = (
+        content_disposition_header(True, vcard_filename(contact.full_name)) or ""
+    )
+    return response
+
+
+@login_required
+def contact_list_vcard(request: HttpRequest) -> HttpResponseBase:
+    user = cast(User, request.user)
+    try:
+        export = contact_list_export(user=user, query=list_query(request.GET))
+    except PermissionDenied as exc:
+        return render_error(request, 403, exc.detail)
+    if export.too_many:
+        return render_error(
+            request,
+            400,
+            f"This list has more than {MAX_EXPORT_CONTACTS:,} contacts, the most one vCard "
+            "file holds. Narrow it with filters and export again.",
+        )
+    response = StreamingHttpResponse(
+        vcard_stream(export.rows, user=user), content_type=VCARD_CONTENT_TYPE
+    )
+    response["Content-Disposition"] = content_disposition_header(True, "contacts.vcf") or ""
+    return response
+
+
+@login_required
+@handles_domain_errors
+def contact_vcard_import(request: HttpRequest) -> HttpResponse:
+    user = cast(User, request.user)
+    if not user.access_profile().may(Contact.object_type(), Action.CREATE):
+        raise PermissionDenied("Your role may not create contacts.")
+    form = VCardUploadForm(
+        request.POST if request.method == "POST" else None,
+        request.FILES if request.method == "POST" else None,
+    )
+    context: dict[str, object] = {"form": form, "report": None, "file_error": ""}
+    if request.method != "POST":
+        return render(request, "contacts/vcard_import.html", context)
+    if not form.is_valid():
+        return render(request, "contacts/vcard_import.html", context, status=422)
+    try:
+        report = contacts_import_vcard(
+            user=user, data=form.cleaned_data["file"].read(), via=Via.IMPORT
+        )
+    except VCardError as exc:
+        context["file_error"] = f"Nothing was imported: {exc}"
+        return render(request, "contacts/vcard_import.html", context, status=422)
+    context["report"] = report
+    return render(request, "contacts/vcard_import.html", context)
