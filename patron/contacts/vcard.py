@@ -13,10 +13,12 @@ import datetime
 import quopri
 import re
 import uuid
+import zoneinfo
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 MAX_LINE_OCTETS = 75
+MAX_LANGUAGE_LENGTH = 10  # Contact.language
 # uuid5 namespace for contact UIDs: one contact always gets the same UID.
 UID_NAMESPACE = uuid.UUID("6f1d3c2a-8f7e-4b8e-9a39-2f4a6c1d5e70")
 
@@ -228,7 +230,8 @@ def parse_vcards(data: bytes) -> list[list[Property]]:
     """The cards in ``data`` as lists of properties, or VCardError saying what is wrong."""
     if not data.strip():
         raise VCardError("The file is empty.")
-    if b"\x00" in data[:4096]:
+    # NUL never occurs in a vCard and no database stores it in text.
+    if b"\x00" in data:
         raise VCardError("This is not a vCard file (it holds binary data); choose a .vcf file.")
     text = _decode(data)
     cards: list[list[Property]] = []
@@ -376,6 +379,16 @@ def _birthdate(value: str, card: CardData) -> datetime.date | None:
     return None
 
 
+def _time_zone(zone: str, card: CardData) -> str:
+    """An IANA time zone name; offsets (3.0 ``-05:00``) cannot say which zone, so are noted."""
+    try:
+        zoneinfo.ZoneInfo(zone)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        card.notes.append(f"TZ {zone!r} is not a time zone name; left out.")
+        return ""
+    return zone
+
+
 def _most_preferred(props: list[Property]) -> Property | None:
     return min(props, key=lambda p: p.pref) if props else None
 
@@ -411,13 +424,13 @@ def read_card(number: int, properties: list[Property]) -> CardData:
         if found := _most_preferred(by_name.get(key, [])):
             setattr(card, attribute, unescape(raw_value(found)).strip())
     if lang := _most_preferred(by_name.get("LANG", [])):
-        card.language = unescape(raw_value(lang)).strip()
-    if tz := _most_preferred(by_name.get("TZ", [])):
-        zone = unescape(raw_value(tz)).strip()
-        if re.fullmatch(r"[A-Za-z_]+(/[A-Za-z0-9_+\-]+)+|UTC", zone):
-            card.time_zone = zone
+        language = unescape(raw_value(lang)).strip()
+        if len(language) <= MAX_LANGUAGE_LENGTH:
+            card.language = language
         else:
-            card.notes.append(f"TZ {zone!r} is not a time zone name; left out.")
+            card.notes.append(f"LANG {language!r} is longer than a language tag; left out.")
+    if tz := _most_preferred(by_name.get("TZ", [])):
+        card.time_zone = _time_zone(unescape(raw_value(tz)).strip(), card)
     if bday := _most_preferred(by_name.get("BDAY", [])):
         card.birthdate = _birthdate(unescape(raw_value(bday)), card)
     for prop in by_name.get("EMAIL", []):

@@ -129,12 +129,36 @@ def test_folded_40_card_with_a_large_photo_reads_every_other_field():
 
 
 def test_fn_is_used_when_n_is_missing_and_odd_values_become_notes():
-    data = b"BEGIN:VCARD\nVERSION:3.0\nFN:Mary Ann Smith\nTZ:-05:00\nBDAY:--0412\nEND:VCARD\n"
+    data = (
+        b"BEGIN:VCARD\nVERSION:3.0\nFN:Mary Ann Smith\nTZ:-05:00\nBDAY:--0412\n"
+        b"LANG:en-GB-x-very-long\nEND:VCARD\n"
+    )
     (card,) = read_cards(data)
+    assert card.language == ""
     assert (card.first_name, card.last_name) == ("Mary Ann", "Smith")
     assert card.time_zone == ""
     assert any(note.startswith("TZ '-05:00'") for note in card.notes)
     assert any(note.startswith("BDAY") for note in card.notes)
+    assert any(note.startswith("LANG") for note in card.notes)
+
+
+def test_21_base64_photo_without_folding_spaces_is_skipped():
+    data = (
+        b"BEGIN:VCARD\r\nVERSION:2.1\r\nN:Lee;Ana\r\nPHOTO;ENCODING=BASE64;TYPE=JPEG:\r\n"
+        b"/9j/4AAQSkZJRgABAQEASABIAAD\r\nAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\r\n\r\n"
+        b"TEL;CELL:+1 415 555 0100\r\nEND:VCARD\r\n"
+    )
+    (card,) = read_cards(data)
+    assert card.last_name == "Lee"
+    assert [(p.kind, p.value) for p in card.phones] == [("mobile", "+1 415 555 0100")]
+
+
+@pytest.mark.parametrize("zone", ["Foo/Bar", "../../etc/passwd", "+01:00"])
+def test_time_zones_that_are_not_iana_names_are_left_out(zone):
+    data = f"BEGIN:VCARD\nN:Lee;Ana\nTZ:{zone}\nEND:VCARD\n".encode()
+    (card,) = read_cards(data)
+    assert card.time_zone == ""
+    assert card.notes == [f"TZ {zone!r} is not a time zone name; left out."]
 
 
 @pytest.mark.parametrize(
@@ -145,6 +169,7 @@ def test_fn_is_used_when_n_is_missing_and_odd_values_become_notes():
         ((VCARDS / "not_a_vcard.vcf").read_bytes(), "no BEGIN:VCARD"),
         ((VCARDS / "begin_without_end.vcf").read_bytes(), "no END:VCARD"),
         (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "binary"),
+        (b"BEGIN:VCARD\r\nFN:A" + b" " * 5000 + b"\x00\r\nEND:VCARD\r\n", "binary"),
         (b"END:VCARD\r\n", "without a BEGIN"),
         (b"BEGIN:VCARD\nFN:A\nBEGIN:VCARD\nFN:B\nEND:VCARD\n", "before the next BEGIN"),
     ],

@@ -149,6 +149,13 @@ def upload(client: Client, name: str, data: bytes):
     )
 
 
+def test_import_page_shows_the_upload_form(rep):
+    response = client_for(rep).get("/contacts/vcard/import/")
+    assert response.status_code == 200
+    assert 'enctype="multipart/form-data"' in response.content.decode()
+    assert 'name="file"' in response.content.decode()
+
+
 def test_import_page_needs_create_permission(db):
     role = make_role("Viewer")
     grant(role, "contacts.contact", "read")
