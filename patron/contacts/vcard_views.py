@@ -40,7 +40,9 @@ class VCardUploadForm(forms.Form):
     file = forms.FileField(
         label="vCard file (.vcf)",
         help_text="One or many cards, vCard 4.0, 3.0 or 2.1; at most 5 MB.",
-        widget=forms.ClearableFileInput(attrs={"accept": ".vcf,.vcard,text/vcard"}),
+        widget=forms.ClearableFileInput(
+            attrs={"accept": ".vcf,.vcard,text/vcard", "aria-describedby": "file-help"}
+        ),
     )
 
     def clean_file(self) -> object:

@@ -105,3 +105,14 @@ def test_openapi_documents_both_operations_with_problem_responses(admin_user):
     assert "application/problem+json" in get["responses"][404]["content"]
     assert set(post["requestBody"]["content"]) == {"text/vcard", "multipart/form-data"}
     assert {413, 422} <= set(post["responses"])
+
+
+def test_a_retried_import_with_the_same_idempotency_key_creates_nothing_more(api):
+    data = (VCARDS / "outlook_2.1.vcf").read_bytes()
+    headers = {"Idempotency-Key": "import-1"}
+    first = api.post(IMPORT_URL, data, content_type="text/vcard", headers=headers)
+    again = api.post(IMPORT_URL, data, content_type="text/vcard", headers=headers)
+    assert first.status_code == again.status_code == 200
+    assert again["Idempotent-Replayed"] == "true"
+    assert again.json() == first.json()
+    assert Contact.objects.count() == 1
