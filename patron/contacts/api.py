@@ -12,14 +12,25 @@ from pydantic import ConfigDict, Field
 
 from patron.contacts.choices import AccountKind, AccountTier, AddressKind, EmailKind, PhoneKind
 from patron.contacts.filters import ACCOUNT_SORTS, CONTACT_SORTS, AccountFilter, ContactFilter
-from patron.contacts.models import Account, AccountTeamMember, AccountTeamRole, Contact, TeamAccess
+from patron.contacts.models import (
+    Account,
+    AccountContactRelation,
+    AccountTeamMember,
+    AccountTeamRole,
+    Contact,
+    ContactRole,
+    TeamAccess,
+)
 from patron.contacts.selectors import (
     account_get,
     account_list,
+    account_relation_list,
     account_team_list,
     account_team_member_get,
     contact_get,
     contact_list,
+    contact_relation_list,
+    relation_get,
 )
 from patron.contacts.services import (
     account_create,
@@ -32,6 +43,9 @@ from patron.contacts.services import (
     contact_create,
     contact_delete,
     contact_update,
+    relation_add,
+    relation_remove,
+    relation_update,
 )
 from patron.core.api.auth import request_user
 from patron.core.api.openapi import custom_field_schema
@@ -461,4 +475,165 @@ def team_remove(request: HttpRequest, record_id: int, member_id: int) -> HttpRes
     account = account_get(user=user, pk=record_id)
     member = account_team_member_get(account=account, pk=member_id)
     account_team_remove(user=user, member=member, via=Via.API)
+    return HttpResponse(status=204)
+
+
+# --- contacts' relations to accounts -----------------------------------------------------------
+
+
+class RelationOut(Schema):
+    id: int
+    account: int
+    account_name: str
+    contact: int
+    contact_name: str
+    roles: list[ContactRole]
+    responsibilities: str
+    start_date: datetime.date | None
+    end_date: datetime.date | None
+    is_primary: bool = Field(description="Whether this is the contact's main account.")
+    reports_to: int | None = Field(description="The id of the contact this one reports to.")
+    created_at: datetime.datetime
+
+
+class RelationInput(Schema):
+    model_config = ConfigDict(extra="forbid")
+
+    contact: int = Field(description="The id of a contact you can see.")
+    roles: list[ContactRole] = []
+    responsibilities: str = ""
+    start_date: datetime.date | None = None
+    end_date: datetime.date | None = Field(None, description="On or after start_date.")
+    is_primary: bool = Field(
+        False, description="Make this the contact's main account (needs edit access to it)."
+    )
+    reports_to: int | None = Field(
+        None, description="A contact related to the same account; no loops."
+    )
+
+
+class RelationPatch(Schema):
+    """Fields to change; the ones left out keep their value; null clears a date or reports_to."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    roles: list[ContactRole] | None = None
+    responsibilities: str | None = None
+    start_date: datetime.date | None = None
+    end_date: datetime.date | None = None
+    is_primary: bool | None = None
+    reports_to: int | None = None
+
+
+def _relation(relation: AccountContactRelation) -> dict[str, Any]:
+    return {
+        "id": relation.pk,
+        "account": relation.account_id,
+        "account_name": str(relation.account),
+        "contact": relation.contact_id,
+        "contact_name": str(relation.contact),
+        "roles": relation.roles,
+        "responsibilities": relation.responsibilities,
+        "start_date": relation.start_date,
+        "end_date": relation.end_date,
+        "is_primary": relation.is_primary,
+        "reports_to": relation.reports_to_id,
+        "created_at": relation.created_at,
+    }
+
+
+def _relation_fields(sent: dict[str, Any]) -> dict[str, Any]:
+    if "reports_to" in sent:
+        sent["reports_to_id"] = sent.pop("reports_to")
+    if "responsibilities" in sent and sent["responsibilities"] is None:
+        sent["responsibilities"] = ""
+    return sent
+
+
+_RELATIONS = "/accounts/{int:record_id}/relations"
+_RELATIONS_DOC = (
+    "Only users who may edit the account change its relations. A contact or reports_to you "
+    "cannot see is a 422 naming the field, as is an end date before the start date."
+)
+
+
+@router.get(
+    _RELATIONS,
+    response={200: list[RelationOut], **problem_responses(401, 403, 404)},
+    summary="List the contacts related to an account, with their roles",
+    description="Current relations first; only contacts you can see (at most 100).",
+    operation_id="account_relation_list",
+)
+def relations_index(request: HttpRequest, record_id: int) -> list[dict[str, Any]]:
+    user = request_user(request)
+    account = account_get(user=user, pk=record_id)
+    relations = account_relation_list(user=user, account=account)
+    for relation in relations:
+        relation.account = account
+    return [_relation(relation) for relation in relations]
+
+
+@router.get(
+    "/contacts/{int:record_id}/relations",
+    response={200: list[RelationOut], **problem_responses(401, 403, 404)},
+    summary="List the accounts a contact is related to",
+    description="The main account first; only accounts you can see.",
+    operation_id="contact_relation_list",
+)
+def contact_relations_index(request: HttpRequest, record_id: int) -> list[dict[str, Any]]:
+    user = request_user(request)
+    contact = contact_get(user=user, pk=record_id)
+    relations = contact_relation_list(user=user, contact=contact)
+    for relation in relations:
+        relation.contact = contact
+    return [_relation(relation) for relation in relations]
+
+
+@router.post(
+    _RELATIONS,
+    response={201: RelationOut, **problem_responses(400, 401, 403, 404, 422)},
+    summary="Relate a contact to an account",
+    description=_RELATIONS_DOC,
+    operation_id="account_relation_create",
+)
+def relations_add(request: HttpRequest, record_id: int, payload: RelationInput) -> Status[Any]:
+    user = request_user(request)
+    account = account_get(user=user, pk=record_id)
+    fields = _relation_fields(payload.model_dump())
+    relation = relation_add(
+        user=user, account=account, contact_id=fields.pop("contact"), via=Via.API, **fields
+    )
+    return Status(201, _relation(relation))
+
+
+@router.patch(
+    f"{_RELATIONS}/{{int:relation_id}}",
+    response={200: RelationOut, **problem_responses(400, 401, 403, 404, 422)},
+    summary="Change a contact's relation to an account",
+    description=_RELATIONS_DOC + " Set end_date to end the relation and keep its history.",
+    operation_id="account_relation_update",
+)
+def relations_change(
+    request: HttpRequest, record_id: int, relation_id: int, payload: RelationPatch
+) -> dict[str, Any]:
+    user = request_user(request)
+    account = account_get(user=user, pk=record_id)
+    relation = relation_get(account=account, pk=relation_id)
+    sent = _relation_fields(payload.model_dump(include=payload.model_fields_set))
+    relation = relation_update(user=user, relation=relation, via=Via.API, **sent)
+    return _relation(relation)
+
+
+@router.delete(
+    f"{_RELATIONS}/{{int:relation_id}}",
+    response={204: None, **problem_responses(401, 403, 404)},
+    summary="Delete a contact's relation to an account",
+    description="For a relation made by mistake; to keep the history, PATCH an end_date.",
+    operation_id="account_relation_delete",
+)
+def relations_remove(request: HttpRequest, record_id: int, relation_id: int) -> HttpResponse:
+    user = request_user(request)
+    account = account_get(user=user, pk=record_id)
+    relation = relation_get(account=account, pk=relation_id)
+    relation_remove(user=user, relation=relation, via=Via.API)
     return HttpResponse(status=204)

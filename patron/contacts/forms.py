@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.forms.models import ModelChoiceIterator
 
 from patron.contacts.choices import AccountTier
-from patron.contacts.models import Account, Contact
+from patron.contacts.models import Account, Contact, ContactRole
 from patron.core.forms import RecordForm
 from patron.core.values import normalize_email, normalize_phone
 from patron.core.visibility import Principal
@@ -233,3 +233,44 @@ class BulkEditForm(forms.Form):
 
 class SavedViewForm(forms.Form):
     name = forms.CharField(max_length=100, label="View name")
+
+
+class RelationForm(forms.Form):
+    """A contact's relation to an account; the contact is chosen only when adding one."""
+
+    contact = forms.TypedChoiceField(coerce=int, label="Contact")
+    roles = forms.MultipleChoiceField(
+        choices=ContactRole.choices, required=False, widget=forms.CheckboxSelectMultiple
+    )
+    responsibilities = forms.CharField(
+        required=False, widget=forms.Textarea(attrs={"rows": 3}), max_length=5000
+    )
+    start_date = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    end_date = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    is_primary = forms.BooleanField(required=False, label="This is the contact's main account")
+    reports_to = forms.TypedChoiceField(
+        coerce=int, empty_value=None, required=False, label="Reports to"
+    )
+
+    def __init__(
+        self,
+        *args: Any,
+        contacts: list[Contact] | None,
+        colleagues: list[Contact],
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        if contacts is None:
+            del self.fields["contact"]
+        else:
+            contact_field = cast(forms.TypedChoiceField, self.fields["contact"])
+            contact_field.choices = [("", "Choose a contact")] + [(c.pk, str(c)) for c in contacts]
+        reports_field = cast(forms.TypedChoiceField, self.fields["reports_to"])
+        reports_field.choices = [("", "Nobody here")] + [(c.pk, str(c)) for c in colleagues]
+
+    def service_fields(self) -> dict[str, Any]:
+        """The cleaned values under the names the relation services take."""
+        data = dict(self.cleaned_data)
+        data.pop("contact", None)
+        data["reports_to_id"] = data.pop("reports_to", None)
+        return data

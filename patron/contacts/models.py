@@ -6,6 +6,7 @@ from typing import ClassVar
 
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 
 from patron.contacts.choices import AccountKind, AccountTier, AddressKind, EmailKind, PhoneKind
 from patron.core.models import BusinessRecord
@@ -186,3 +187,71 @@ class AccountTeamMember(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} ({self.get_team_role_display()}, {self.get_access_display()})"
+
+
+class ContactRole(models.TextChoices):
+    DECISION_MAKER = "decision_maker", "Decision maker"
+    ECONOMIC_BUYER = "economic_buyer", "Economic buyer"
+    TECHNICAL_BUYER = "technical_buyer", "Technical buyer"
+    INFLUENCER = "influencer", "Influencer"
+    CHAMPION = "champion", "Champion"
+    USER = "user", "User"
+    GATEKEEPER = "gatekeeper", "Gatekeeper"
+    OTHER = "other", "Other"
+
+
+class AccountContactRelation(models.Model):
+    """A contact's place at an account: roles, responsibilities, dates and whom they report to.
+
+    A contact may relate to several accounts; the primary relation is the contact's
+    ``account``. Writes go through services (relation_add, ...), which keep both in sync.
+    """
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="contact_relations")
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="account_relations")
+    roles = models.JSONField(default=list, blank=True, help_text="ContactRole values")
+    responsibilities = models.TextField(blank=True)
+    start_date = models.DateField(null=True, blank=True)
+    end_date = models.DateField(null=True, blank=True)
+    is_primary = models.BooleanField(default=False)
+    reports_to = models.ForeignKey(
+        Contact, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["account", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["account", "contact"], name="one_relation_per_pair"),
+            models.UniqueConstraint(
+                fields=["contact"],
+                condition=models.Q(is_primary=True),
+                name="one_primary_relation_per_contact",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(end_date__isnull=True)
+                | models.Q(start_date__isnull=True)
+                | models.Q(end_date__gte=models.F("start_date")),
+                name="relation_ends_after_it_starts",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.contact_id} at {self.account_id}"
+
+    def role_labels(self) -> list[str]:
+        labels = dict(ContactRole.choices)
+        return [str(labels.get(role, role)) for role in self.roles]
+
+    @property
+    def state(self) -> str:
+        """Active, Ended or Not started, as of today in the active time zone."""
+        today = timezone.localdate()
+        if self.end_date is not None and self.end_date < today:
+            return "Ended"
+        if self.start_date is not None and self.start_date > today:
+            return "Not started"
+        return "Active"

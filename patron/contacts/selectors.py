@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import datetime
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import models
-from django.db.models import Prefetch, Q
+from django.db.models import F, Prefetch, Q
 
 from patron.contacts.models import (
     Account,
+    AccountContactRelation,
     AccountTeamMember,
     Contact,
     ContactAddress,
@@ -154,3 +157,107 @@ def register_visibility_rules() -> None:
     """Widen account and contact visibility to account teams (from AppConfig.ready)."""
     register_visibility_rule(Account, account_team_rule, account_team_explain)
     register_visibility_rule(Contact, contact_team_rule, contact_team_explain)
+
+
+# --- contacts' relations to accounts ----------------------------------------------------------
+
+RELATION_LIMIT = 100
+ORG_CHART_LIMIT = 500
+
+
+def account_relation_list(
+    *,
+    user: Principal,
+    account: Account,
+    limit: int = RELATION_LIMIT,
+    current_on: datetime.date | None = None,
+) -> list[AccountContactRelation]:
+    """The account's relations to contacts ``user`` may see, current ones first.
+
+    With ``current_on``, only the relations that have started and not ended by that day.
+    """
+    relations = AccountContactRelation.objects.filter(
+        account=account, contact__in=Contact.objects.visible_to(user).values("pk")
+    )
+    if current_on is not None:
+        relations = relations.filter(
+            Q(start_date__isnull=True) | Q(start_date__lte=current_on),
+            Q(end_date__isnull=True) | Q(end_date__gte=current_on),
+        )
+    return list(
+        relations.select_related("contact", "reports_to").order_by(
+            F("end_date").desc(nulls_first=True), "contact__last_name", "contact__first_name", "id"
+        )[:limit]
+    )
+
+
+def contact_relation_list(*, user: Principal, contact: Contact) -> list[AccountContactRelation]:
+    """The contact's relations to accounts ``user`` may see, the primary one first."""
+    return list(
+        AccountContactRelation.objects.filter(
+            contact=contact, account__in=Account.objects.visible_to(user).values("pk")
+        )
+        .select_related("account", "reports_to")
+        .order_by("-is_primary", F("end_date").desc(nulls_first=True), "account__name", "id")[
+            :RELATION_LIMIT
+        ]
+    )
+
+
+def relation_get(*, account: Account, pk: Any) -> AccountContactRelation:
+    try:
+        return AccountContactRelation.objects.select_related("account", "contact").get(
+            account=account, pk=pk
+        )
+    except (AccountContactRelation.DoesNotExist, ValueError, TypeError):
+        raise RecordNotFound(f"This account has no contact relation with id {pk}.") from None
+
+
+@dataclass
+class OrgChartNode:
+    relation: AccountContactRelation
+    reports: list[OrgChartNode] = field(default_factory=list)
+
+
+def account_org_chart(
+    *, user: Principal, account: Account, today: datetime.date
+) -> tuple[list[OrgChartNode], bool]:
+    """The reports-to trees of the account's current relations (visible contacts only).
+
+    Returns the roots and whether the chart was cut at ORG_CHART_LIMIT people. Someone whose
+    manager is not shown (not current, not visible, or none) is a root.
+    """
+    relations = account_relation_list(
+        user=user, account=account, limit=ORG_CHART_LIMIT + 1, current_on=today
+    )
+    truncated = len(relations) > ORG_CHART_LIMIT
+    nodes = {r.contact_id: OrgChartNode(r) for r in relations[:ORG_CHART_LIMIT]}
+    roots: list[OrgChartNode] = []
+    for node in nodes.values():
+        boss = nodes.get(node.relation.reports_to_id or 0)
+        if boss is None or boss is node:
+            roots.append(node)
+        else:
+            boss.reports.append(node)
+    return _break_loops(roots, nodes), truncated
+
+
+def _break_loops(roots: list[OrgChartNode], nodes: dict[int, OrgChartNode]) -> list[OrgChartNode]:
+    """Show people caught in a reports-to loop (from old data) as roots rather than lose them."""
+    reached: set[int] = set()
+    stack = list(roots)
+    while stack:
+        node = stack.pop()
+        reached.add(node.relation.contact_id)
+        stack.extend(node.reports)
+    for contact_id, node in nodes.items():
+        if contact_id not in reached:
+            boss = nodes[node.relation.reports_to_id or 0]
+            boss.reports.remove(node)
+            roots.append(node)
+            stack = [node]
+            while stack:
+                current = stack.pop()
+                reached.add(current.relation.contact_id)
+                stack.extend(current.reports)
+    return roots

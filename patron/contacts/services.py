@@ -2,21 +2,25 @@
 
 from __future__ import annotations
 
+import datetime
 import zoneinfo
 from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
+from django.utils import timezone
 
 from patron.contacts.choices import AccountKind
 from patron.contacts.models import (
     Account,
+    AccountContactRelation,
     AccountTeamMember,
     AccountTeamRole,
     Contact,
     ContactAddress,
     ContactEmail,
     ContactPhone,
+    ContactRole,
     TeamAccess,
 )
 from patron.core import records, search
@@ -256,6 +260,18 @@ def _sync_primary_channels(contact: Contact) -> None:
             phone.save(update_fields=["is_primary"])
 
 
+def _sync_primary_relation(contact: Contact) -> None:
+    """Keep the contact's primary account relation pointing at its ``account``."""
+    others = AccountContactRelation.objects.filter(contact=contact, is_primary=True)
+    if contact.account_id:
+        others = others.exclude(account_id=contact.account_id)
+    others.update(is_primary=False)
+    if contact.account_id:
+        AccountContactRelation.objects.update_or_create(
+            contact=contact, account_id=contact.account_id, defaults={"is_primary": True}
+        )
+
+
 def contact_create(*, user: Principal, via: str = Via.UI, **fields: Any) -> Contact:
     if not user.access_profile().may(Contact.object_type(), Action.CREATE):
         raise PermissionDenied("Your role may not create contacts.")
@@ -265,6 +281,8 @@ def contact_create(*, user: Principal, via: str = Via.UI, **fields: Any) -> Cont
     with transaction.atomic():
         contact = records.record_create(Contact(**cleaned), actor=user, via=via)
         _sync_primary_channels(contact)
+        if contact.account_id:
+            _sync_primary_relation(contact)
         search.index_record(contact)
     return contact
 
@@ -284,6 +302,8 @@ def contact_update(
             contact, changes=cleaned, actor=user, via=via, expected_version=expected_version
         )
         _sync_primary_channels(contact)
+        if "account" in cleaned:
+            _sync_primary_relation(contact)
         search.index_record(contact)
     return contact
 
@@ -565,3 +585,207 @@ def account_team_remove(*, user: Principal, member: AccountTeamMember, via: str 
             via=via,
         )
         member.delete()
+
+
+# --- contacts' relations to accounts ----------------------------------------------------------
+
+RELATION_FIELDS = frozenset(
+    {"roles", "responsibilities", "start_date", "end_date", "is_primary", "reports_to_id"}
+)
+
+
+def _visible_contact(user: Principal, contact_id: Any, field: str) -> Contact:
+    """The contact with ``contact_id`` if ``user`` may see it; otherwise an error on ``field``."""
+    contact = None
+    if isinstance(contact_id, int) or (isinstance(contact_id, str) and contact_id.isdigit()):
+        contact = Contact.objects.visible_to(user).filter(pk=int(contact_id)).first()
+    if contact is None:
+        raise ValidationFailed(
+            "That contact does not exist or you may not see it.",
+            errors={field: [f"No contact with id {contact_id}."]},
+        )
+    return contact
+
+
+def _relation_text(relation: AccountContactRelation) -> str:
+    roles = ", ".join(relation.role_labels())
+    return f"{relation.contact}" + (f" ({roles})" if roles else "")
+
+
+def _reports_to_cycle(relation: AccountContactRelation, boss_id: int) -> bool:
+    """Whether ``relation.contact`` reporting to ``boss_id`` closes a loop at the account."""
+    chain = dict(
+        AccountContactRelation.objects.filter(account_id=relation.account_id).values_list(
+            "contact_id", "reports_to_id"
+        )
+    )
+    node: int | None = boss_id
+    seen: set[int] = set()
+    while node is not None and node not in seen:
+        if node == relation.contact_id:
+            return True
+        seen.add(node)
+        node = chain.get(node)
+    return node is not None
+
+
+def _clean_relation(
+    user: Principal, relation: AccountContactRelation, fields: dict[str, Any]
+) -> dict[str, Any]:
+    unknown = set(fields) - RELATION_FIELDS
+    if unknown:
+        raise ValidationFailed(
+            "Unknown fields.", errors={name: ["This field does not exist."] for name in unknown}
+        )
+    errors: dict[str, list[str]] = {}
+    cleaned = dict(fields)
+    if "roles" in cleaned:
+        roles = list(dict.fromkeys(cleaned["roles"] or []))
+        wrong = [str(role) for role in roles if role not in ContactRole.values]
+        if wrong:
+            errors["roles"] = [
+                f"Unknown role {', '.join(wrong)}; choose from: {', '.join(ContactRole.values)}."
+            ]
+        cleaned["roles"] = roles
+    if "responsibilities" in cleaned:
+        cleaned["responsibilities"] = str(cleaned["responsibilities"] or "").strip()
+    start = cleaned.get("start_date", relation.start_date)
+    end = cleaned.get("end_date", relation.end_date)
+    if start is not None and end is not None and end < start:
+        errors["end_date"] = [
+            f"The end date ({end.isoformat()}) must be on or after the start date "
+            f"({start.isoformat()})."
+        ]
+    boss_id = cleaned.get("reports_to_id")
+    if boss_id is not None:
+        try:
+            boss = _visible_contact(user, boss_id, "reports_to")
+        except ValidationFailed as exc:
+            errors.update(exc.errors)
+        else:
+            cleaned["reports_to_id"] = boss.pk
+            related_here = AccountContactRelation.objects.filter(
+                account_id=relation.account_id, contact=boss
+            ).exists()
+            if boss.pk == relation.contact_id:
+                errors["reports_to"] = ["A contact cannot report to themselves."]
+            elif not related_here:
+                errors["reports_to"] = [f"{boss} is not related to this account."]
+            elif _reports_to_cycle(relation, boss.pk):
+                errors["reports_to"] = [
+                    f"{boss} already reports (directly or not) to {relation.contact}; "
+                    "that would make a loop."
+                ]
+    if errors:
+        raise ValidationFailed("Please correct the highlighted fields.", errors=errors)
+    return cleaned
+
+
+def _log_relation(
+    *, user: Principal, account: Account, before: str | None, after: str | None, via: str
+) -> None:
+    records.log_change(
+        account, actor=user, via=via, action="update", changes={"contact relation": [before, after]}
+    )
+
+
+def _set_primary(
+    *, user: Principal, relation: AccountContactRelation, primary: bool, via: str
+) -> None:
+    """Make the relation the contact's main account (or stop it being so) via the contact."""
+    contact = relation.contact
+    if not can_access(user, contact, Action.UPDATE):
+        raise PermissionDenied(
+            "You may not edit this contact, so you cannot change its main account.",
+            errors={"is_primary": ["You do not have edit access to the contact."]},
+        )
+    if primary and contact.account_id != relation.account_id:
+        contact_update(user=user, contact=contact, account=relation.account, via=via)
+    elif not primary and contact.account_id == relation.account_id:
+        contact_update(user=user, contact=contact, account=None, via=via)
+    relation.is_primary = primary
+
+
+def relation_add(
+    *,
+    user: Principal,
+    account: Account,
+    contact_id: Any,
+    via: str = Via.UI,
+    **fields: Any,
+) -> AccountContactRelation:
+    """Relate a contact the user can see to an account the user may edit."""
+    _require_account_edit(user, account, "relate contacts to it")
+    contact = _visible_contact(user, contact_id, "contact")
+    if AccountContactRelation.objects.filter(account=account, contact=contact).exists():
+        raise ValidationFailed(
+            "Already related.",
+            errors={"contact": [f"{contact} is already related to {account}; edit that relation."]},
+        )
+    relation = AccountContactRelation(account=account, contact=contact, created_by_id=user.pk)
+    cleaned = _clean_relation(user, relation, fields)
+    primary = bool(cleaned.pop("is_primary", False))
+    for name, value in cleaned.items():
+        setattr(relation, name, value)
+    with transaction.atomic():
+        relation.save()
+        if primary:
+            _set_primary(user=user, relation=relation, primary=True, via=via)
+        _log_relation(
+            user=user, account=account, before=None, after=_relation_text(relation), via=via
+        )
+    return relation
+
+
+def relation_update(
+    *, user: Principal, relation: AccountContactRelation, via: str = Via.UI, **fields: Any
+) -> AccountContactRelation:
+    _require_account_edit(user, relation.account, "change its contacts' relations")
+    cleaned = _clean_relation(user, relation, fields)
+    primary = cleaned.pop("is_primary", None)
+    before = _relation_text(relation)
+    with transaction.atomic():
+        for name, value in cleaned.items():
+            setattr(relation, name, value)
+        relation.save()
+        if primary is not None and bool(primary) != relation.is_primary:
+            _set_primary(user=user, relation=relation, primary=bool(primary), via=via)
+        _log_relation(
+            user=user,
+            account=relation.account,
+            before=before,
+            after=_relation_text(relation),
+            via=via,
+        )
+    return relation
+
+
+def relation_end(
+    *,
+    user: Principal,
+    relation: AccountContactRelation,
+    end_date: datetime.date | None = None,
+    via: str = Via.UI,
+) -> AccountContactRelation:
+    """End the relation (today unless another date is given); it stays as history."""
+    return relation_update(
+        user=user, relation=relation, end_date=end_date or timezone.localdate(), via=via
+    )
+
+
+def relation_remove(
+    *, user: Principal, relation: AccountContactRelation, via: str = Via.UI
+) -> None:
+    """Delete the relation (for one made by mistake; ending it keeps the history)."""
+    _require_account_edit(user, relation.account, "change its contacts' relations")
+    with transaction.atomic():
+        if relation.is_primary:
+            _set_primary(user=user, relation=relation, primary=False, via=via)
+        _log_relation(
+            user=user,
+            account=relation.account,
+            before=_relation_text(relation),
+            after=None,
+            via=via,
+        )
+        relation.delete()

@@ -45,4 +45,25 @@ urlpatterns = [
         structure_views.account_team_remove,
         name="account_team_remove",
     ),
+    path("accounts/<int:pk>/relations/new/", structure_views.relation_add, name="relation_add"),
+    path(
+        "accounts/<int:pk>/relations/<int:relation_pk>/edit/",
+        structure_views.relation_edit,
+        name="relation_edit",
+    ),
+    path(
+        "accounts/<int:pk>/relations/<int:relation_pk>/end/",
+        structure_views.relation_end,
+        name="relation_end",
+    ),
+    path(
+        "accounts/<int:pk>/relations/<int:relation_pk>/remove/",
+        structure_views.relation_remove,
+        name="relation_remove",
+    ),
+    path(
+        "accounts/<int:pk>/org-chart/",
+        structure_views.account_org_chart,
+        name="account_org_chart",
+    ),
 ]

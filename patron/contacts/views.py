@@ -291,6 +291,8 @@ class RecordPages:
         return str(getattr(model_field, "verbose_name", name)).capitalize()
 
     def _related(self, user: User, record: Any, *, can_edit: bool) -> dict[str, Any]:
+        if isinstance(record, Contact):
+            return {"account_relations": selectors.contact_relation_list(user=user, contact=record)}
         if not isinstance(record, Account):
             return {}
         contacts = (
@@ -322,6 +324,7 @@ class RecordPages:
             parent = None
         return {
             **self._account_team(record, may_edit=can_edit),
+            "relations": selectors.account_relation_list(user=user, account=record),
             "related_contacts": contact_rows[:RELATED_LIMIT],
             "more_contacts": len(contact_rows) > RELATED_LIMIT,
             "children": child_rows[:RELATED_LIMIT],

@@ -613,8 +613,8 @@ def test_contact_detail_links_its_account_and_lists_channels(rep_client, rep):
         email="ana@acme.com",
         phone="+44 20 7946 0958",
     )
-    # 26: one query explains access through the account's team.
-    with assert_max_queries(26):
+    # 27: one query explains access through the account's team, one lists the relations card.
+    with assert_max_queries(27):
         response = rep_client.get(f"/contacts/{contact.pk}/")
     html = response.content.decode()
     assert f'href="/accounts/{account.pk}/"' in html
