@@ -7,6 +7,7 @@ operations outside any router accept only a signed-in browser session.
 from __future__ import annotations
 
 from patron.contacts.api import router as contacts_router
+from patron.contacts.vcard_api import router as vcard_router
 from patron.core.api.auth import SessionAuth
 from patron.core.api.base import PatronAPI
 from patron.core.search_api import router as search_router
@@ -25,5 +26,6 @@ api = PatronAPI(
     auth=[SessionAuth()],
 )
 api.add_router("/", contacts_router)
+api.add_router("/", vcard_router, auth=api_auth("contacts"))
 api.add_router("/users", users_router)
 api.add_router("/search", search_router, auth=api_auth("search"))

@@ -8,4 +8,5 @@ urlpatterns = [
     path("", include("patron.core.urls")),
     path("", include("patron.users.urls")),
     path("", include("patron.contacts.urls")),
+    path("", include("patron.contacts.vcard_urls")),
 ]

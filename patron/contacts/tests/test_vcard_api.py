@@ -14,10 +14,7 @@ from patron.contacts.tests.test_api import bearer
 from patron.contacts.vcard import read_cards
 from patron.core.api.testing import assert_problem
 
-pytestmark = [
-    pytest.mark.django_db,
-    pytest.mark.urls("patron.contacts.tests.test_vcard_urls"),
-]
+pytestmark = pytest.mark.django_db
 
 VCARDS = Path(__file__).parent / "vcards"
 IMPORT_URL = "/api/v1/contacts/import/vcard"
@@ -96,15 +93,13 @@ def test_import_needs_a_write_token(rep):
 
 
 def test_openapi_documents_both_operations_with_problem_responses(admin_user):
-    from patron.contacts.tests.test_vcard_urls import vcard_test_api
-
-    schema = vcard_test_api.get_openapi_schema(include_custom_fields=False)
+    schema = Client().get("/api/v1/openapi.json").json()
     get = schema["paths"]["/api/v1/contacts/{record_id}/vcard"]["get"]
     post = schema["paths"]["/api/v1/contacts/import/vcard"]["post"]
-    assert "text/vcard" in get["responses"][200]["content"]
-    assert "application/problem+json" in get["responses"][404]["content"]
+    assert "text/vcard" in get["responses"]["200"]["content"]
+    assert "application/problem+json" in get["responses"]["404"]["content"]
     assert set(post["requestBody"]["content"]) == {"text/vcard", "multipart/form-data"}
-    assert {413, 422} <= set(post["responses"])
+    assert {"413", "422"} <= set(post["responses"])
 
 
 def test_a_retried_import_with_the_same_idempotency_key_creates_nothing_more(api):

@@ -17,10 +17,7 @@ from patron.core.models import SecurityEvent
 from patron.core.testing import assert_max_queries, grant, set_org_default
 from patron.users.tests.factories import UserFactory, make_role
 
-pytestmark = [
-    pytest.mark.django_db,
-    pytest.mark.urls("patron.contacts.tests.test_vcard_urls"),
-]
+pytestmark = pytest.mark.django_db
 
 VCARDS = Path(__file__).parent / "vcards"
 
