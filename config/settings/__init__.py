@@ -42,6 +42,7 @@ INSTALLED_APPS = [
     "patron.core",
     "patron.users",
     "patron.contacts",
+    "patron.activities",
 ]
 
 MIDDLEWARE = [
