@@ -21,8 +21,11 @@ from patron.contacts.models import (
     ContactRole,
     TeamAccess,
 )
+from patron.contacts.rollups import rollup_figures
 from patron.contacts.selectors import (
+    HierarchyNode,
     account_get,
+    account_hierarchy,
     account_list,
     account_relation_list,
     account_team_list,
@@ -637,3 +640,72 @@ def relations_remove(request: HttpRequest, record_id: int, relation_id: int) -> 
     relation = relation_get(account=account, pk=relation_id)
     relation_remove(user=user, relation=relation, via=Via.API)
     return HttpResponse(status=204)
+
+
+# --- the account hierarchy ----------------------------------------------------------------------
+
+
+class HierarchyNodeOut(Schema):
+    id: int
+    name: str = Field(description="Empty for an account you may not see.")
+    parent: int | None
+    depth: int = Field(description="0 for the account asked about, 1 for its children, ...")
+    visible: bool
+
+
+class RollupOut(Schema):
+    key: str
+    label: str
+    account: Decimal | int = Field(description="The figure for the account itself.")
+    subtree: Decimal | int = Field(description="The figure for the account and all below it.")
+
+
+class HierarchyOut(Schema):
+    ancestors: list[HierarchyNodeOut] = Field(description="The root first, the parent last.")
+    descendants: list[HierarchyNodeOut] = Field(
+        description="The account and its descendants, each after its parent (depth first)."
+    )
+    truncated: bool = Field(description="Whether descendants were cut at 500 accounts.")
+    rollups: list[RollupOut]
+
+
+def _hierarchy_node(node: HierarchyNode) -> dict[str, Any]:
+    return {
+        "id": node.id,
+        "name": node.name if node.visible else "",
+        "parent": node.parent_id,
+        "depth": node.depth,
+        "visible": node.visible,
+    }
+
+
+@router.get(
+    "/accounts/{int:record_id}/hierarchy",
+    response={200: HierarchyOut, **problem_responses(401, 403, 404)},
+    summary="Get an account's place in its hierarchy and its roll-ups",
+    description=(
+        "Ancestors, the tree of descendants (any depth, at most 500 shown) and every "
+        "registered roll-up for the account and its whole subtree."
+    ),
+    operation_id="account_hierarchy",
+)
+def hierarchy(request: HttpRequest, record_id: int) -> dict[str, Any]:
+    user = request_user(request)
+    account = account_get(user=user, pk=record_id)
+    tree = account_hierarchy(user=user, account=account)
+    descendants: list[dict[str, Any]] = []
+    stack = [tree.root]
+    while stack:
+        node = stack.pop()
+        descendants.append(_hierarchy_node(node))
+        stack.extend(reversed(node.children))
+    figures = rollup_figures(account_id=account.pk, subtree_ids=tree.subtree_ids)
+    return {
+        "ancestors": [_hierarchy_node(node) for node in tree.ancestors],
+        "descendants": descendants,
+        "truncated": tree.truncated,
+        "rollups": [
+            {"key": f.key, "label": f.label, "account": f.account, "subtree": f.subtree}
+            for f in figures
+        ],
+    }

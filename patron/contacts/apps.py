@@ -7,6 +7,7 @@ class ContactsConfig(AppConfig):
     verbose_name = "Accounts and contacts"
 
     def ready(self) -> None:
+        from patron.contacts.rollups import register_contact_rollups
         from patron.contacts.search import register_search
         from patron.contacts.selectors import register_visibility_rules
         from patron.contacts.views import register_ui
@@ -14,3 +15,4 @@ class ContactsConfig(AppConfig):
         register_search()
         register_ui()
         register_visibility_rules()
+        register_contact_rollups()

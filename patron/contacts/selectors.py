@@ -6,7 +6,7 @@ import datetime
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db import models
+from django.db import connection, models
 from django.db.models import F, Prefetch, Q
 
 from patron.contacts.models import (
@@ -261,3 +261,102 @@ def _break_loops(roots: list[OrgChartNode], nodes: dict[int, OrgChartNode]) -> l
                 reached.add(current.relation.contact_id)
                 stack.extend(current.reports)
     return roots
+
+
+# --- account hierarchy -------------------------------------------------------------------------
+
+HIERARCHY_LIMIT = 500
+SUBTREE_LIMIT = 10_000
+
+
+@dataclass
+class HierarchyNode:
+    id: int
+    name: str
+    parent_id: int | None
+    depth: int
+    visible: bool = True
+    children: list[HierarchyNode] = field(default_factory=list)
+
+
+@dataclass
+class AccountHierarchy:
+    ancestors: list[HierarchyNode]
+    root: HierarchyNode
+    shown: int
+    truncated: bool
+    subtree_ids: list[int]
+    subtree_truncated: bool
+
+
+def _tree_rows(sql: str, params: list[Any]) -> list[tuple[int, str, int | None, int]]:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return [(row[0], row[1], row[2], row[3]) for row in cursor.fetchall()]
+
+
+# Account._meta.db_table, spelled out so the SQL is a constant.
+_DESCENDANTS_SQL = (
+    "WITH RECURSIVE tree(id, name, parent_id, depth) AS ("
+    " SELECT id, name, parent_id, 0 FROM contacts_account WHERE id = %s"
+    " UNION ALL"
+    " SELECT a.id, a.name, a.parent_id, tree.depth + 1 FROM contacts_account a"
+    " JOIN tree ON a.parent_id = tree.id"
+    " WHERE a.deleted_at IS NULL AND tree.depth < %s"
+    ") SELECT id, name, parent_id, depth FROM tree LIMIT %s"
+)
+_ANCESTORS_SQL = (
+    "WITH RECURSIVE up(id, name, parent_id, depth) AS ("
+    " SELECT id, name, parent_id, 0 FROM contacts_account WHERE id = %s"
+    " UNION ALL"
+    " SELECT a.id, a.name, a.parent_id, up.depth + 1 FROM contacts_account a"
+    " JOIN up ON a.id = up.parent_id WHERE up.depth < %s"
+    ") SELECT id, name, parent_id, depth FROM up WHERE depth > 0 ORDER BY depth DESC"
+)
+
+
+def _descendant_rows(account: Account, limit: int) -> list[tuple[int, str, int | None, int]]:
+    """(id, name, parent_id, depth) of the account and its live descendants, breadth first.
+
+    The depth cap bounds the walk even if bad data ever held a cycle.
+    """
+    return _tree_rows(_DESCENDANTS_SQL, [account.pk, SUBTREE_LIMIT, limit])
+
+
+def _ancestor_rows(account: Account) -> list[tuple[int, str, int | None, int]]:
+    """The account's ancestors, the root first (deleted ones too: they still link the chain)."""
+    return _tree_rows(_ANCESTORS_SQL, [account.pk, HIERARCHY_LIMIT])
+
+
+def account_hierarchy(*, user: Principal, account: Account) -> AccountHierarchy:
+    """Ancestors (root first) and the descendants tree of ``account`` in three queries.
+
+    Accounts ``user`` may not see keep their place in the tree without their name. The tree
+    shows at most HIERARCHY_LIMIT accounts; roll-ups use up to SUBTREE_LIMIT.
+    """
+    rows = _descendant_rows(account, SUBTREE_LIMIT + 1)
+    subtree_truncated = len(rows) > SUBTREE_LIMIT
+    rows = rows[:SUBTREE_LIMIT]
+    ancestors = [HierarchyNode(*row) for row in _ancestor_rows(account)]
+    shown_rows = sorted(rows, key=lambda row: (row[3], row[1].lower(), row[0]))
+    shown_rows = shown_rows[:HIERARCHY_LIMIT]
+    nodes = {row[0]: HierarchyNode(*row) for row in shown_rows}
+    check_ids = [n.id for n in nodes.values() if n.id != account.pk]
+    check_ids += [a.id for a in ancestors]
+    visible = set(
+        Account.objects.visible_to(user).filter(pk__in=check_ids).values_list("pk", flat=True)
+    )
+    for node in [*nodes.values(), *ancestors]:
+        node.visible = node.id == account.pk or node.id in visible
+    for node in sorted(nodes.values(), key=lambda n: (n.name.lower(), n.id)):
+        parent = nodes.get(node.parent_id or 0)
+        if parent is not None and node.id != account.pk:
+            parent.children.append(node)
+    return AccountHierarchy(
+        ancestors=ancestors,
+        root=nodes[account.pk],
+        shown=len(nodes),
+        truncated=len(rows) > len(nodes),
+        subtree_ids=[row[0] for row in rows],
+        subtree_truncated=subtree_truncated,
+    )

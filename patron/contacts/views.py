@@ -27,6 +27,7 @@ from patron.contacts import selectors, services
 from patron.contacts.filters import ACCOUNT_SORTS, CONTACT_SORTS, AccountFilter, ContactFilter
 from patron.contacts.forms import AccountForm, BulkEditForm, ContactForm, SavedViewForm
 from patron.contacts.models import Account, AccountTeamRole, Contact, TeamAccess
+from patron.contacts.rollups import rollup_figures
 from patron.core.choices import Action
 from patron.core.context_processors import NavItem, register_nav_item
 from patron.core.custom_fields import definitions_for
@@ -312,23 +313,18 @@ class RecordPages:
             )
             .order_by("last_name", "first_name", "id")[: RELATED_LIMIT + 1]
         )
-        children = (
-            Account.objects.visible_to(user)
-            .filter(parent=record)
-            .only("id", "name", "industry", "tier")
-            .order_by("name", "id")[: RELATED_LIMIT + 1]
-        )
-        contact_rows, child_rows = list(contacts), list(children)
-        parent = record.parent if record.parent_id else None
-        if parent is not None and not can_access(user, parent, Action.READ):
-            parent = None
+        contact_rows = list(contacts)
+        hierarchy = selectors.account_hierarchy(user=user, account=record)
+        # The hierarchy already knows whether the user may see the parent.
+        parent_node = hierarchy.ancestors[-1] if hierarchy.ancestors else None
+        parent = record.parent if parent_node is not None and parent_node.visible else None
         return {
             **self._account_team(record, may_edit=can_edit),
             "relations": selectors.account_relation_list(user=user, account=record),
             "related_contacts": contact_rows[:RELATED_LIMIT],
             "more_contacts": len(contact_rows) > RELATED_LIMIT,
-            "children": child_rows[:RELATED_LIMIT],
-            "more_children": len(child_rows) > RELATED_LIMIT,
+            "hierarchy": hierarchy,
+            "rollups": rollup_figures(account_id=record.pk, subtree_ids=hierarchy.subtree_ids),
             "parent": parent,
         }
 
