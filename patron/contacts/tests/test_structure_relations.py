@@ -22,7 +22,7 @@ from patron.contacts.services import (
 from patron.contacts.tests.test_api import JSON, bearer
 from patron.core.api.testing import assert_problem
 from patron.core.exceptions import PermissionDenied, ValidationFailed
-from patron.core.testing import assert_max_queries
+from patron.core.testing import Endpoint, assert_max_queries, check_visibility_matrix
 
 pytestmark = pytest.mark.django_db
 
@@ -234,3 +234,17 @@ def test_relations_api_refuses_an_invisible_contact(rep, other_rep, acme):
     )
     assert problem["errors"]["contact"] == [f"No contact with id {hidden.pk}."]
     assert Contact.objects.filter(pk=hidden.pk).exists()
+
+
+def test_visibility_matrix_of_the_structure_pages_and_endpoints(rep, other_rep, people):
+    marker = "Vbnmqwe"
+    account = account_create(user=rep, name=f"{marker} Group")
+    relation_add(user=rep, account=account, contact_id=people[0].pk, responsibilities=marker)
+    endpoints = [
+        Endpoint("org chart page", f"/accounts/{account.pk}/org-chart/", "detail"),
+        Endpoint("relation form", f"/accounts/{account.pk}/relations/new/", "detail"),
+        Endpoint("API account relations", f"/api/v1/accounts/{account.pk}/relations", "detail"),
+        Endpoint("API contact relations", f"/api/v1/contacts/{people[0].pk}/relations", "detail"),
+        Endpoint("API account hierarchy", f"/api/v1/accounts/{account.pk}/hierarchy", "detail"),
+    ]
+    check_visibility_matrix(endpoints, marker=marker, allowed=rep, denied=other_rep)
