@@ -5,3 +5,15 @@ class ActivitiesConfig(AppConfig):
     name = "patron.activities"
     label = "activities"
     verbose_name = "Activities"
+
+    def ready(self) -> None:
+        from patron.activities.models import Activity
+        from patron.activities.selectors import (
+            assignee_and_attendee_rule,
+            explain_assignee_and_attendee,
+        )
+        from patron.core.visibility import register_visibility_rule
+
+        register_visibility_rule(
+            Activity, assignee_and_attendee_rule, explain_assignee_and_attendee
+        )

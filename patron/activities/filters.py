@@ -1,0 +1,62 @@
+"""One FilterSet for the activity list, shared by the (coming) HTML list and the API."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import django_filters
+from django.apps import apps
+from django.contrib.contenttypes.models import ContentType
+from django.core.validators import RegexValidator
+from django.db.models import QuerySet
+
+from patron.activities.choices import ActivityKind, TaskPriority, TaskStatus
+from patron.activities.models import Activity, ActivityLink
+from patron.users.models import User
+
+# Sort keys mapped to columns; the last is the tiebreaker that keeps keyset paging stable.
+ACTIVITY_SORTS: dict[str, tuple[str, ...]] = {
+    "occurred": ("occurred_at", "id"),
+    "-occurred": ("-occurred_at", "-id"),
+    "due": ("due_at", "id"),
+    "-due": ("-due_at", "-id"),
+    "created": ("created_at", "id"),
+    "-created": ("-created_at", "-id"),
+}
+
+
+class ActivityFilter(django_filters.FilterSet):
+    kind = django_filters.ChoiceFilter(choices=ActivityKind.choices, empty_label="Any")
+    status = django_filters.ChoiceFilter(choices=TaskStatus.choices, empty_label="Any")
+    priority = django_filters.ChoiceFilter(choices=TaskPriority.choices, empty_label="Any")
+    owner = django_filters.ModelChoiceFilter(queryset=User.objects.filter(is_active=True))
+    assignee = django_filters.ModelChoiceFilter(queryset=User.objects.filter(is_active=True))
+    due_after = django_filters.IsoDateTimeFilter(field_name="due_at", lookup_expr="gte")
+    due_before = django_filters.IsoDateTimeFilter(field_name="due_at", lookup_expr="lt")
+    occurred_after = django_filters.IsoDateTimeFilter(field_name="occurred_at", lookup_expr="gte")
+    occurred_before = django_filters.IsoDateTimeFilter(field_name="occurred_at", lookup_expr="lt")
+    linked = django_filters.CharFilter(
+        method="filter_linked",
+        label="Linked to (object_type:id, e.g. contacts.account:12)",
+        validators=[
+            RegexValidator(
+                r"^[a-z_]+\.[a-z_]+:[0-9]{1,18}$",
+                "Write object_type:id, e.g. contacts.account:12.",
+            )
+        ],
+    )
+
+    class Meta:
+        model = Activity
+        fields: list[str] = []
+
+    def filter_linked(self, queryset: QuerySet[Any], name: str, value: str) -> QuerySet[Any]:
+        object_type, _, pk = value.rpartition(":")
+        try:
+            model = apps.get_model(object_type)
+        except LookupError:
+            return queryset.none()
+        linked = ActivityLink.objects.filter(
+            content_type=ContentType.objects.get_for_model(model), object_id=int(pk)
+        ).values("activity_id")
+        return queryset.filter(pk__in=linked)

@@ -1,0 +1,127 @@
+"""Activities: tasks, appointments, calls, notes and logged emails in one table.
+
+One table (not one per kind) because the 360° timeline pages over every kind at once with
+one keyset index on ``occurred_at``; kind-specific columns are nullable or blank.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib.contenttypes.models import ContentType
+from django.db import models
+
+from patron.activities.choices import (
+    ActivityKind,
+    AttendeeResponse,
+    CallDirection,
+    CallOutcome,
+    TaskPriority,
+    TaskStatus,
+)
+from patron.core.models import BusinessRecord
+
+
+class Activity(BusinessRecord):
+    kind = models.CharField(max_length=20, choices=ActivityKind.choices)
+    subject = models.CharField(max_length=300, blank=True)
+    description = models.TextField(blank=True)
+    # The moment the timeline orders by: due (task), start (appointment), sent (email),
+    # else creation; computed by the services, never sent by clients.
+    occurred_at = models.DateTimeField()
+
+    due_at = models.DateTimeField(null=True, blank=True)
+    priority = models.CharField(max_length=10, choices=TaskPriority.choices, blank=True)
+    status = models.CharField(max_length=20, choices=TaskStatus.choices, blank=True)
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    starts_at = models.DateTimeField(null=True, blank=True)
+    ends_at = models.DateTimeField(null=True, blank=True)
+    all_day = models.BooleanField(default=False)
+    location = models.CharField(max_length=300, blank=True)
+
+    direction = models.CharField(max_length=10, choices=CallDirection.choices, blank=True)
+    phone_number = models.CharField(max_length=32, blank=True)
+    duration_seconds = models.PositiveIntegerField(null=True, blank=True)
+    outcome = models.CharField(max_length=20, choices=CallOutcome.choices, blank=True)
+
+    email_from = models.CharField(max_length=254, blank=True)
+    email_to = models.TextField(blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name_plural = "activities"
+        indexes = [
+            models.Index(fields=["kind", "occurred_at", "id"], name="activity_kind_occurred"),
+            models.Index(fields=["owner", "occurred_at", "id"], name="activity_owner_occurred"),
+            models.Index(fields=["assignee", "status", "due_at"], name="activity_assignee_due"),
+        ]
+
+    def __str__(self) -> str:
+        return self.subject or f"{self.get_kind_display()} {self.pk}"
+
+
+class ActivityLink(models.Model):
+    """The one generic link from an activity to any business record it concerns."""
+
+    activity = models.ForeignKey(Activity, on_delete=models.CASCADE, related_name="links")
+    content_type = models.ForeignKey(ContentType, on_delete=models.CASCADE, related_name="+")
+    object_id = models.BigIntegerField()
+
+    class Meta:
+        indexes = [models.Index(fields=["content_type", "object_id"], name="activity_link_target")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["activity", "content_type", "object_id"], name="uniq_activity_link"
+            )
+        ]
+
+    @property
+    def object_type(self) -> str:
+        return f"{self.content_type.app_label}.{self.content_type.model}"
+
+
+class ActivityAttendee(models.Model):
+    """Someone invited to an appointment: a user, or a contact-like business record."""
+
+    activity = models.ForeignKey(Activity, on_delete=models.CASCADE, related_name="attendees")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="+",
+    )
+    content_type = models.ForeignKey(
+        ContentType, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    object_id = models.BigIntegerField(null=True, blank=True)
+    response = models.CharField(
+        max_length=20, choices=AttendeeResponse.choices, default=AttendeeResponse.NEEDS_ACTION
+    )
+
+    class Meta:
+        indexes = [models.Index(fields=["user", "activity"], name="activity_attendee_user")]
+        constraints = [
+            models.CheckConstraint(
+                condition=(
+                    models.Q(user__isnull=False, content_type__isnull=True, object_id__isnull=True)
+                    | models.Q(
+                        user__isnull=True, content_type__isnull=False, object_id__isnull=False
+                    )
+                ),
+                name="attendee_is_user_or_record",
+            )
+        ]
+
+    @property
+    def object_type(self) -> str | None:
+        if self.content_type is None:
+            return None
+        return f"{self.content_type.app_label}.{self.content_type.model}"

@@ -1,0 +1,78 @@
+"""The read path for activities."""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+from django.contrib.contenttypes.models import ContentType
+from django.db.models import Prefetch, Q, QuerySet
+
+from patron.activities.choices import ActivityKind
+from patron.activities.models import Activity, ActivityAttendee, ActivityLink
+from patron.core.choices import Action
+from patron.core.exceptions import PermissionDenied, RecordNotFound
+from patron.core.models import BusinessRecord
+from patron.core.querysets import RecordQuerySet
+from patron.core.visibility import AccessProfile, Principal, can_access
+
+_Q = TypeVar("_Q", bound=QuerySet[Activity])
+
+
+def _with_related(queryset: _Q) -> _Q:
+    return queryset.prefetch_related(
+        Prefetch("links", queryset=ActivityLink.objects.select_related("content_type")),
+        Prefetch("attendees", queryset=ActivityAttendee.objects.select_related("content_type")),
+    )
+
+
+def activity_list(*, user: Principal) -> RecordQuerySet[Activity]:
+    """The activities ``user`` may see, with their links and attendees (two extra queries)."""
+    return _with_related(Activity.objects.visible_to(user))
+
+
+def activity_get(*, user: Principal, pk: Any, action: str = Action.READ) -> Activity:
+    try:
+        record = _with_related(Activity.objects.select_related("owner", "owner__role")).get(pk=pk)
+    except (Activity.DoesNotExist, ValueError, TypeError):
+        raise RecordNotFound(f"No activity with id {pk}.") from None
+    if not can_access(user, record, Action.READ):
+        # Activities a user may not read are reported as missing, so ids reveal nothing.
+        raise RecordNotFound(f"No activity with id {pk}.")
+    if action != Action.READ and not can_access(user, record, action):
+        raise PermissionDenied(
+            f"You may not {action} this activity; ask its owner or an administrator."
+        )
+    return record
+
+
+def activities_for_record(*, user: Principal, record: BusinessRecord) -> RecordQuerySet[Activity]:
+    """Visible activities linked to ``record``, newest first (a fixed number of queries)."""
+    linked = ActivityLink.objects.filter(
+        content_type=ContentType.objects.get_for_model(type(record)), object_id=record.pk
+    ).values("activity_id")
+    return activity_list(user=user).filter(pk__in=linked).order_by("-occurred_at", "-id")
+
+
+# --- visibility: a task's assignee and an appointment's user attendees see it --------------
+
+
+def assignee_and_attendee_rule(profile: AccessProfile, action: str) -> Q:
+    if action == Action.DELETE:
+        return Q(pk__in=[])
+    condition = Q(assignee_id=profile.user_id)
+    if action == Action.UPDATE:
+        return condition
+    attending = ActivityAttendee.objects.filter(user_id=profile.user_id).values("activity_id")
+    return condition | Q(pk__in=attending)
+
+
+def explain_assignee_and_attendee(profile: AccessProfile, record: Any) -> list[str]:
+    reasons: list[str] = []
+    if getattr(record, "assignee_id", None) == profile.user_id:
+        reasons.append("The task is assigned to you.")
+    if (
+        getattr(record, "kind", None) == ActivityKind.APPOINTMENT
+        and ActivityAttendee.objects.filter(activity_id=record.pk, user_id=profile.user_id).exists()
+    ):
+        reasons.append("You are an attendee of the appointment.")
+    return reasons
