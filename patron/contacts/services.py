@@ -145,10 +145,25 @@ def _creates_cycle(account: Account, parent: Account) -> bool:
     return False
 
 
+def _check_parent_visible(
+    user: Principal, fields: dict[str, Any], *, current_id: int | None
+) -> None:
+    """A new parent must be an account the user can see (an unchanged one may stay)."""
+    parent = fields.get("parent")
+    if parent is None or parent.pk == current_id:
+        return
+    if not can_access(user, parent, Action.READ):
+        raise ValidationFailed(
+            "The parent account was not found.",
+            errors={"parent": [f"No account with id {parent.pk} that you can see."]},
+        )
+
+
 def account_create(*, user: Principal, via: str = Via.UI, **fields: Any) -> Account:
     if not user.access_profile().may(Account.object_type(), Action.CREATE):
         raise PermissionDenied("Your role may not create accounts.")
     _check_field_security(Account, user, {k: v for k, v in fields.items() if v not in (None, "")})
+    _check_parent_visible(user, fields, current_id=None)
     fields.setdefault("owner", user)
     cleaned = _clean_account(fields, instance=Account())
     with transaction.atomic():
@@ -166,6 +181,7 @@ def account_update(
     **fields: Any,
 ) -> Account:
     _check_field_security(Account, user, fields)
+    _check_parent_visible(user, fields, current_id=account.parent_id)
     cleaned = _clean_account(fields, instance=account)
     with transaction.atomic():
         account = records.record_update(

@@ -282,6 +282,7 @@ class RecordPages:
             "reasons": explain_access(user, record, shares=sharing["shares"]),
             **sharing,
             "can_edit": can_access(user, record, Action.UPDATE),
+            "can_export": user.access_profile().may(ui.object_type, Action.EXPORT),
             "can_delete": can_access(user, record, Action.DELETE),
         }
         context.update(self._related(user, record, can_edit=bool(context["can_edit"])))

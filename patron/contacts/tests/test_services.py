@@ -157,3 +157,13 @@ def test_revenue_without_a_currency_is_in_the_org_default_currency(admin_user):
         user=admin_user, name="Globex", annual_revenue=Decimal("10"), revenue_currency="gbp"
     )
     assert other.revenue_currency == "GBP"
+
+
+def test_a_parent_the_user_cannot_see_is_refused_but_an_unchanged_one_may_stay(rep, other_rep):
+    hidden_parent = account_create(user=other_rep, name="Not yours")
+    with pytest.raises(ValidationFailed) as excinfo:
+        account_create(user=rep, name="Child", parent=hidden_parent)
+    assert list(excinfo.value.errors) == ["parent"]
+    child = account_create(user=other_rep, name="Child", parent=hidden_parent, owner=rep)
+    account_update(user=rep, account=child, parent=hidden_parent, industry="Retail")
+    assert Account.objects.get(pk=child.pk).industry == "Retail"

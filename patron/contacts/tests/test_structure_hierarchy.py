@@ -48,6 +48,10 @@ def test_the_tree_of_any_depth_comes_in_a_fixed_number_of_queries(rep, group):
 
 
 def test_accounts_the_user_cannot_see_keep_their_place_without_a_name(rep, other_rep, group):
+    from patron.core.sharing import share_grant
+
+    # The other rep may attach a subsidiary only under a parent shared with them.
+    share_grant(user=rep, record=group["beta"], grantee_user=other_rep)
     account_create(user=other_rep, name="Secret Sub", parent=group["beta"])
     tree = account_hierarchy(user=rep, account=group["beta"])
     assert [(n.visible, n.name) for n in tree.root.children] == [(False, "Secret Sub")]

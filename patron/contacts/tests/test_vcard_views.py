@@ -313,3 +313,18 @@ def test_file_with_too_many_cards_is_refused_before_anything_is_saved(rep, monke
     assert response.status_code == 422
     assert "The file holds 3 cards; import at most 2 at a time" in response.content.decode()
     assert not Contact.objects.exists()
+
+
+def test_contact_pages_link_to_vcard_export_and_import(client, rep):
+    from patron.contacts.services import contact_create
+
+    contact = contact_create(user=rep, last_name="Lee", email="ana@example.com")
+    client.force_login(rep)
+    detail = client.get(f"/contacts/{contact.pk}/").content.decode()
+    assert f'href="/contacts/{contact.pk}/vcard/"' in detail
+    listing = client.get("/contacts/?q=Lee").content.decode()
+    assert 'href="/contacts/vcard/?q=Lee' in listing
+    assert 'href="/contacts/vcard/import/"' in listing
+    refreshed = client.get("/contacts/?q=Le", headers={"HX-Request": "true"}).content.decode()
+    assert 'id="vcard-export"' in refreshed
+    assert "vcard" not in client.get("/accounts/").content.decode().lower()
