@@ -6,6 +6,7 @@ operations outside any router accept only a signed-in browser session.
 
 from __future__ import annotations
 
+from patron.activities.api import router as activities_router
 from patron.contacts.api import router as contacts_router
 from patron.contacts.vcard_api import router as vcard_router
 from patron.core.api.auth import SessionAuth
@@ -27,5 +28,6 @@ api = PatronAPI(
 )
 api.add_router("/", contacts_router)
 api.add_router("/", vcard_router, auth=api_auth("contacts"))
+api.add_router("/", activities_router)
 api.add_router("/users", users_router)
 api.add_router("/search", search_router, auth=api_auth("search"))

@@ -13,7 +13,7 @@ from patron.core.api.testing import assert_problem
 from patron.core.testing import assert_max_queries
 from patron.users.services import token_create
 
-pytestmark = [pytest.mark.django_db, pytest.mark.urls("patron.activities.tests.urls")]
+pytestmark = pytest.mark.django_db
 
 JSON = "application/json"
 NOON = datetime.datetime(2026, 12, 1, 12, 0, tzinfo=datetime.UTC)
