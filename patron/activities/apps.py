@@ -11,9 +11,12 @@ class ActivitiesConfig(AppConfig):
         from patron.activities.selectors import (
             assignee_and_attendee_rule,
             explain_assignee_and_attendee,
+            explain_linked_record,
+            linked_record_rule,
         )
         from patron.core.visibility import register_visibility_rule
 
         register_visibility_rule(
             Activity, assignee_and_attendee_rule, explain_assignee_and_attendee
         )
+        register_visibility_rule(Activity, linked_record_rule, explain_linked_record)

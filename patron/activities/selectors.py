@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any, TypeVar
 
+from django.apps import apps
 from django.contrib.contenttypes.models import ContentType
 from django.db.models import Prefetch, Q, QuerySet
 
@@ -13,7 +14,7 @@ from patron.core.choices import Action
 from patron.core.exceptions import PermissionDenied, RecordNotFound
 from patron.core.models import BusinessRecord
 from patron.core.querysets import RecordQuerySet
-from patron.core.visibility import AccessProfile, Principal, can_access
+from patron.core.visibility import AccessProfile, Principal, ProfilePrincipal, can_access
 
 _Q = TypeVar("_Q", bound=QuerySet[Activity])
 
@@ -75,4 +76,46 @@ def explain_assignee_and_attendee(profile: AccessProfile, record: Any) -> list[s
         and ActivityAttendee.objects.filter(activity_id=record.pk, user_id=profile.user_id).exists()
     ):
         reasons.append("You are an attendee of the appointment.")
+    return reasons
+
+
+# --- visibility: whoever may see a record sees the activities linked to it -----------------
+
+
+def _linkable_models() -> list[type[BusinessRecord]]:
+    """Every kind of business record an activity can be linked to (not activities)."""
+    return [
+        model
+        for model in apps.get_models()
+        if issubclass(model, BusinessRecord) and model is not Activity
+    ]
+
+
+def linked_record_rule(profile: AccessProfile, action: str) -> Q:
+    """Read access to activities linked to any record the user can read (one subquery per
+    kind of record). Changing them still needs access to the activity itself."""
+    if action != Action.READ:
+        return Q(pk__in=[])
+    principal = ProfilePrincipal(profile)
+    condition = Q(pk__in=[])
+    for model in _linkable_models():
+        visible_ids = model.objects.visible_to(principal).values("pk")
+        links = ActivityLink.objects.filter(
+            content_type=ContentType.objects.get_for_model(model), object_id__in=visible_ids
+        )
+        condition |= Q(pk__in=links.values("activity_id"))
+    return condition
+
+
+def explain_linked_record(profile: AccessProfile, record: Any) -> list[str]:
+    principal = ProfilePrincipal(profile)
+    reasons: list[str] = []
+    for link in ActivityLink.objects.filter(activity_id=record.pk).select_related("content_type"):
+        model = link.content_type.model_class()
+        if model is None or not issubclass(model, BusinessRecord):
+            continue
+        target = model.objects.visible_to(principal).filter(pk=link.object_id).first()
+        if target is not None:
+            label = model._meta.verbose_name
+            reasons.append(f"It is linked to the {label} {target}, which you can see.")
     return reasons

@@ -22,9 +22,14 @@ from patron.core.choices import Action, FieldAccess, OrgWideAccess, ShareAccess
 class Principal(Protocol):
     """What visibility needs to know about a user (users.User satisfies it)."""
 
-    pk: Any
-    is_superuser: bool
-    is_active: bool
+    @property
+    def pk(self) -> Any: ...
+
+    @property
+    def is_superuser(self) -> bool: ...
+
+    @property
+    def is_active(self) -> bool: ...
 
     @property
     def role_id(self) -> int | None: ...
@@ -50,6 +55,33 @@ class AccessProfile:
 
     def org_default(self, object_type: str) -> str:
         return self.org_defaults.get(object_type, OrgWideAccess.PRIVATE)
+
+
+@dataclass(frozen=True)
+class ProfilePrincipal:
+    """A Principal built from an AccessProfile, so a visibility rule of one model can ask
+    which rows of another model the same user sees (``Model.objects.visible_to(...)``)."""
+
+    profile: AccessProfile
+
+    @property
+    def is_active(self) -> bool:
+        return True
+
+    @property
+    def pk(self) -> int:
+        return self.profile.user_id
+
+    @property
+    def is_superuser(self) -> bool:
+        return self.profile.is_admin
+
+    @property
+    def role_id(self) -> int | None:
+        return self.profile.role_id
+
+    def access_profile(self) -> AccessProfile:
+        return self.profile
 
 
 VisibilityRule = Callable[[AccessProfile, str], Q]

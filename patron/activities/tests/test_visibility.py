@@ -74,3 +74,40 @@ def test_activities_for_record_newest_first_in_constant_queries(rep, other_rep, 
         rows = list(activities_for_record(user=rep, record=acme))
         assert [row.pk for row in rows] == [newer.pk, older.pk]
         assert [link.object_id for link in rows[0].links.all()] == [acme.pk]
+
+
+def test_whoever_sees_the_linked_record_sees_the_activity_read_only(rep, other_rep, acme):
+    from patron.core.sharing import share_grant
+
+    link = [{"object_type": "contacts.account", "id": acme.pk}]
+    call = activity_create(user=rep, kind="call", subject="Intro call", links=link)
+    assert call.pk not in visible_ids(other_rep)
+    share_grant(user=rep, record=acme, grantee_user=other_rep)
+    assert call.pk in visible_ids(other_rep)
+    assert "It is linked to the account Acme Corporation, which you can see." in explain_access(
+        other_rep, call
+    )
+    with pytest.raises(PermissionDenied):
+        activity_get(user=other_rep, pk=call.pk, action=Action.UPDATE)
+    assert [a.pk for a in activities_for_record(user=other_rep, record=acme)] == [call.pk]
+
+
+def test_linked_record_visibility_is_one_query_however_many_records_are_linked(
+    rep, other_rep, acme
+):
+    from patron.contacts.services import account_create
+    from patron.core.sharing import share_grant
+
+    for index in range(5):
+        account = account_create(user=rep, name=f"Linked {index}")
+        share_grant(user=rep, record=account, grantee_user=other_rep)
+        activity_create(
+            user=rep,
+            kind="note",
+            description=f"note {index}",
+            links=[{"object_type": "contacts.account", "id": account.pk}],
+        )
+    other_rep.forget_access_profile()
+    other_rep.access_profile()
+    with assert_max_queries(1):
+        assert len(visible_ids(other_rep)) == 5
