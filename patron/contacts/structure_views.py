@@ -21,6 +21,7 @@ from patron.contacts.forms import PICKER_LIMIT, RelationForm
 from patron.contacts.models import Account, AccountContactRelation, Contact
 from patron.core.choices import Action
 from patron.core.exceptions import ValidationFailed
+from patron.core.forms import add_service_errors
 from patron.core.views import handles_domain_errors
 from patron.users.models import User
 
@@ -149,8 +150,7 @@ def _relation_form_page(
                 else:
                     services.relation_update(user=user, relation=relation, **form.service_fields())
             except ValidationFailed as error:
-                for name, msgs in error.errors.items():
-                    form.add_error(name if name in form.fields else None, " ".join(msgs))
+                add_service_errors(form, error)
             else:
                 messages.success(request, "The contact's relation to the account was saved.")
                 return _back_to_account(account.pk, "relations-title")

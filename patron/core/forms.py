@@ -13,6 +13,7 @@ from django.core.exceptions import FieldDoesNotExist
 from django.db import models
 
 from patron.core.choices import CustomFieldType, FieldAccess
+from patron.core.exceptions import ValidationFailed
 from patron.core.models import BusinessRecord, CustomFieldDefinition
 from patron.core.visibility import Principal, sensitive_field_access
 
@@ -65,6 +66,18 @@ def custom_initial(definition: CustomFieldDefinition, value: Any) -> Any:
     if definition.field_type == CustomFieldType.MONEY and isinstance(value, dict):
         return f"{value.get('amount', '')} {value.get('currency', '')}".strip()
     return value
+
+
+
+def add_service_errors(form: forms.Form, error: ValidationFailed) -> None:
+    """Show a service's field errors on the matching fields (others, or the detail when there
+    are none, at the top of the form)."""
+    for field, messages in error.errors.items():
+        target = field if field in form.fields else None
+        for message in messages:
+            form.add_error(target, message)
+    if not error.errors:
+        form.add_error(None, error.detail)
 
 
 class RecordForm(forms.Form):

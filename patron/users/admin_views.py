@@ -17,6 +17,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from patron.core.choices import FieldAccess, OrgWideAccess
 from patron.core.exceptions import ValidationFailed
+from patron.core.forms import add_service_errors
 from patron.core.models import (
     CustomFieldDefinition,
     FieldPermission,
@@ -35,7 +36,6 @@ from patron.users.forms import (
     OrgSettingsForm,
     RoleForm,
     TeamForm,
-    add_service_errors,
 )
 from patron.users.models import Role, Team, User
 from patron.users.selectors import (

@@ -15,7 +15,6 @@ from django import forms
 from django.contrib.auth.forms import PasswordChangeForm
 
 from patron.core.choices import CustomFieldType
-from patron.core.exceptions import ValidationFailed
 from patron.core.models import CustomFieldDefinition
 from patron.users.models import Role, Team, User
 from patron.users.selectors import business_object_types
@@ -25,16 +24,6 @@ from patron.users.services import valid_scopes
 @cache
 def time_zone_choices() -> list[tuple[str, str]]:
     return [(name, name) for name in sorted(zoneinfo.available_timezones())]
-
-
-def add_service_errors(form: forms.Form, error: ValidationFailed) -> None:
-    """Show a service's field errors on the matching fields (others at the top)."""
-    for field, messages in error.errors.items():
-        target = field if field in form.fields else None
-        for message in messages:
-            form.add_error(target, message)
-    if not error.errors:
-        form.add_error(None, error.detail)
 
 
 class LoginForm(forms.Form):

@@ -25,6 +25,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from patron.core.choices import SecurityEventKind
 from patron.core.exceptions import ValidationFailed
+from patron.core.forms import add_service_errors
 from patron.users import services, throttle, twofactor
 from patron.users.forms import (
     CodeForm,
@@ -32,7 +33,6 @@ from patron.users.forms import (
     PasswordForm,
     ProfileForm,
     TokenCreateForm,
-    add_service_errors,
 )
 from patron.users.middleware import (
     SESSION_AUTHENTICATED_AT,

@@ -248,3 +248,15 @@ def test_visibility_matrix_of_the_structure_pages_and_endpoints(rep, other_rep, 
         Endpoint("API account hierarchy", f"/api/v1/accounts/{account.pk}/hierarchy", "detail"),
     ]
     check_visibility_matrix(endpoints, marker=marker, allowed=rep, denied=other_rep)
+
+
+def test_a_refusal_without_field_errors_still_says_why_on_the_form(rep, acme, people, monkeypatch):
+    def refuse(**kwargs):
+        raise ValidationFailed("Relations to this account are closed for the audit.")
+
+    monkeypatch.setattr("patron.contacts.services.relation_add", refuse)
+    response = _client(rep).post(
+        f"/accounts/{acme.pk}/relations/new/", {"contact": people[0].pk, "roles": ["user"]}
+    )
+    assert response.status_code == 422
+    assert "Relations to this account are closed for the audit." in response.content.decode()
