@@ -11,6 +11,7 @@ from django.forms.models import ModelChoiceIterator
 from patron.contacts.choices import AccountTier
 from patron.contacts.models import Account, Contact, ContactRole
 from patron.core.forms import RecordForm
+from patron.core.record_pages import BulkEditForm
 from patron.core.values import normalize_email, normalize_phone
 from patron.core.visibility import Principal
 from patron.users.models import Team, User
@@ -205,34 +206,11 @@ class ContactForm(ContactChannelsMixin, RecordForm):
         account_field.current = current  # type: ignore[attr-defined]
 
 
-class BulkEditForm(forms.Form):
-    """Values to set on every selected row; a blank field leaves rows unchanged."""
-
-    owner = forms.ModelChoiceField(
-        queryset=User.objects.filter(is_active=True),
-        required=False,
-        label="Set owner",
-        empty_label="Keep owner",
-    )
+class AccountBulkEditForm(BulkEditForm):
     tier = forms.ChoiceField(
         choices=[("", "Keep tier"), *AccountTier.choices], required=False, label="Set tier"
     )
     industry = forms.CharField(max_length=100, required=False, label="Set industry")
-
-    def changes(self, *, include_account_fields: bool) -> dict[str, Any]:
-        values: dict[str, Any] = {}
-        if self.cleaned_data.get("owner"):
-            values["owner"] = self.cleaned_data["owner"]
-        if include_account_fields:
-            if self.cleaned_data.get("tier"):
-                values["tier"] = self.cleaned_data["tier"]
-            if self.cleaned_data.get("industry"):
-                values["industry"] = self.cleaned_data["industry"].strip()
-        return values
-
-
-class SavedViewForm(forms.Form):
-    name = forms.CharField(max_length=100, label="View name")
 
 
 class RelationForm(forms.Form):

@@ -14,7 +14,7 @@ from django.db import transaction
 from django.db.models import Prefetch, Q, QuerySet
 from django.http import QueryDict
 
-from patron.contacts.exports import SPECS, export_rows
+from patron.contacts.exports import CONTACT_EXPORT
 from patron.contacts.models import Account, Contact, ContactAddress, ContactEmail, ContactPhone
 from patron.contacts.services import contact_channels_replace, contact_create
 from patron.contacts.vcard import (
@@ -27,6 +27,7 @@ from patron.contacts.vcard import (
 )
 from patron.core.choices import Action, FieldAccess, SecurityEventKind
 from patron.core.exceptions import PatronError, PermissionDenied
+from patron.core.exports import export_rows
 from patron.core.models import SecurityEvent
 from patron.core.values import normalize_email, normalize_phone
 from patron.core.visibility import Principal, hidden_field_names, sensitive_field_access
@@ -290,7 +291,7 @@ def contact_list_export(*, user: Principal, query: str) -> ListExport:
     if not user.access_profile().may(Contact.object_type(), Action.EXPORT):
         raise PermissionDenied("Your role may not export contacts.")
     state = QueryDict(query)
-    rows = with_channels(export_rows(SPECS["contact"], user, state.urlencode()))
+    rows = with_channels(export_rows(CONTACT_EXPORT, user, state.urlencode()))
     count = rows[: MAX_EXPORT_CONTACTS + 1].count()
     too_many = count > MAX_EXPORT_CONTACTS
     if not too_many:

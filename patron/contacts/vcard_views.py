@@ -23,9 +23,9 @@ from patron.contacts.vcard_services import (
     contacts_import_vcard,
     vcard_stream,
 )
-from patron.contacts.views import list_query
 from patron.core.choices import Action, Via
 from patron.core.exceptions import PermissionDenied
+from patron.core.record_pages import list_query
 from patron.core.views import handles_domain_errors, render_error
 from patron.users.models import User
 

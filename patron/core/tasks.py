@@ -7,6 +7,7 @@ from typing import Any
 
 from celery import shared_task
 
+from patron.core.exports import export_csv_run
 from patron.core.jobs import job_execute, job_progress
 from patron.core.models import Job
 
@@ -31,3 +32,9 @@ def clear_expired_sessions() -> None:
 
     engine = import_module(settings.SESSION_ENGINE)
     engine.SessionStore.clear_expired()
+
+
+@shared_task(name="core.export_csv")
+def export_csv(job_id: int) -> None:
+    """Write the CSV file of export job ``job_id`` (see core.exports)."""
+    export_csv_run(job_id=job_id)

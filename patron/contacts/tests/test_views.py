@@ -11,11 +11,10 @@ from django.contrib.contenttypes.models import ContentType
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from patron.contacts.exports import export_csv_run, safe_cell
 from patron.contacts.models import Account, Contact
 from patron.contacts.services import account_create, account_delete, account_update, contact_create
-from patron.contacts.tasks import export_csv
 from patron.core.choices import JobStatus, SecurityEventKind, ShareAccess
+from patron.core.exports import export_csv_run, safe_cell
 from patron.core.models import (
     CustomFieldDefinition,
     FieldPermission,
@@ -24,6 +23,7 @@ from patron.core.models import (
     SavedView,
     SecurityEvent,
 )
+from patron.core.tasks import export_csv
 from patron.core.testing import assert_max_queries
 from patron.users.tests.factories import UserFactory, make_role
 
@@ -132,7 +132,7 @@ def test_sort_by_revenue_pages_through_nulls(rep_client, rep, sales_roles, monke
         "A2",
         "A0",
     ]
-    monkeypatch.setattr("patron.contacts.views.PAGE_SIZES", (2, 50))
+    monkeypatch.setattr("patron.core.record_pages.PAGE_SIZES", (2, 50))
     seen, url = [], "/accounts/?sort=revenue&size=2"
     while url:
         page = _get_list(rep_client, url).context["page"]
@@ -520,7 +520,7 @@ def test_export_job_writes_filtered_csv_safely_and_logs_it(
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         job = _start_export(rep_client, "/accounts/export/", "tier=key&sort=-name&cursor=abc")
     assert len(callbacks) == 1
-    assert job.params == {"object": "account", "query": "tier=key&sort=-name"}
+    assert job.params == {"object": "contacts.account", "query": "tier=key&sort=-name"}
     export_csv.apply(args=(job.pk,))
     job.refresh_from_db()
     assert job.status == JobStatus.DONE
@@ -592,7 +592,7 @@ def test_job_page_polls_until_done(rep_client, rep):
 
 
 def test_export_task_is_registered_under_its_shared_name():
-    assert export_csv.name == "contacts.export_csv"
+    assert export_csv.name == "core.export_csv"
 
 
 def test_safe_cell_neutralises_formulas():

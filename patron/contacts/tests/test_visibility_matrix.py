@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 from django.test import Client
 
-from patron.contacts.exports import export_csv_run
 from patron.contacts.services import account_create, contact_create
+from patron.core.exports import export_csv_run
 from patron.core.models import Job
 from patron.core.testing import Endpoint, check_visibility_matrix
 
