@@ -40,3 +40,9 @@ class AttendeeResponse(models.TextChoices):
     ACCEPTED = "accepted", "Accepted"
     DECLINED = "declined", "Declined"
     TENTATIVE = "tentative", "Tentative"
+
+
+class ReminderChannel(models.TextChoices):
+    IN_APP = "in_app", "In Patron"
+    EMAIL = "email", "Email"
+    BOTH = "both", "In Patron and by email"

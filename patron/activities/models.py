@@ -15,6 +15,7 @@ from patron.activities.choices import (
     AttendeeResponse,
     CallDirection,
     CallOutcome,
+    ReminderChannel,
     TaskPriority,
     TaskStatus,
 )
@@ -105,6 +106,9 @@ class ActivityAttendee(models.Model):
     response = models.CharField(
         max_length=20, choices=AttendeeResponse.choices, default=AttendeeResponse.NEEDS_ACTION
     )
+    # When the last invitation (or update) went out, and which SEQUENCE it carried (RFC 5545).
+    invited_at = models.DateTimeField(null=True, blank=True)
+    invited_sequence = models.PositiveIntegerField(null=True, blank=True)
 
     class Meta:
         indexes = [models.Index(fields=["user", "activity"], name="activity_attendee_user")]
@@ -125,3 +129,39 @@ class ActivityAttendee(models.Model):
         if self.content_type is None:
             return None
         return f"{self.content_type.app_label}.{self.content_type.model}"
+
+
+class ActivityReminder(models.Model):
+    """A reminder ``minutes_before`` an appointment starts or a task is due.
+
+    ``remind_at`` is recomputed by the services whenever the activity's time moves; the
+    scheduler delivers due reminders once (``sent_at``) to the owner, the assignee and user
+    attendees.
+    """
+
+    activity = models.ForeignKey(Activity, on_delete=models.CASCADE, related_name="reminders")
+    minutes_before = models.PositiveIntegerField()
+    channel = models.CharField(
+        max_length=10, choices=ReminderChannel.choices, default=ReminderChannel.IN_APP
+    )
+    remind_at = models.DateTimeField()
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["sent_at", "remind_at"], name="activity_reminder_due")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["activity", "minutes_before", "channel"], name="uniq_activity_reminder"
+            )
+        ]
+
+
+class CalendarFeed(models.Model):
+    """A user's secret iCalendar subscription URL; only a digest of the secret is stored."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="calendar_feed"
+    )
+    token_digest = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_fetched_at = models.DateTimeField(null=True, blank=True)

@@ -8,7 +8,21 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
-from patron.contacts.choices import AccountKind, AccountTier, AddressKind, EmailKind, PhoneKind
+from patron.contacts.choices import (
+    AccountKind,
+    AccountTier,
+    AddressKind,
+    CompetitorStatus,
+    ConsentPurpose,
+    ConsentSource,
+    ConsentStatus,
+    EmailKind,
+    LiteratureChannel,
+    PhoneKind,
+    SubscriptionKind,
+    SubscriptionStatus,
+    TrainingResult,
+)
 from patron.core.models import BusinessRecord
 
 
@@ -255,3 +269,125 @@ class AccountContactRelation(models.Model):
         if self.start_date is not None and self.start_date > today:
             return "Not started"
         return "Active"
+
+
+class Competitor(BusinessRecord):
+    """A company we compete with: what it is good and bad at, and what it sells."""
+
+    name = models.CharField(max_length=255)
+    website = models.URLField(blank=True)
+    strengths = models.TextField(blank=True)
+    weaknesses = models.TextField(blank=True)
+    # Free text, one product per line: competitors' catalogues are not ours to model.
+    products = models.TextField(blank=True)
+    description = models.TextField(blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["name", "id"], name="competitor_name_keyset")]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def product_list(self) -> list[str]:
+        return [line.strip() for line in self.products.splitlines() if line.strip()]
+
+
+class AccountCompetitor(models.Model):
+    """A competitor present at an account, with what it sells there."""
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="competitors")
+    competitor = models.ForeignKey(Competitor, on_delete=models.CASCADE, related_name="accounts")
+    status = models.CharField(
+        max_length=20, choices=CompetitorStatus.choices, default=CompetitorStatus.INCUMBENT
+    )
+    products_sold = models.TextField(blank=True, help_text="What the competitor sells there")
+    contract_end = models.DateField(null=True, blank=True)
+    notes = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["account", "competitor"], name="uniq_account_competitor"
+            )
+        ]
+        indexes = [models.Index(fields=["competitor", "account"], name="competitor_accounts")]
+
+
+class ContactRelatedRow(models.Model):
+    """Base of the rows listed on a contact (its related lists); they live and die with it."""
+
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE)
+    created_at = models.DateTimeField(default=timezone.now)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        abstract = True
+
+
+class ContactConsent(ContactRelatedRow):
+    """The contact's answer for one purpose (GDPR art. 7: who, what, when, how)."""
+
+    purpose = models.CharField(max_length=30, choices=ConsentPurpose.choices)
+    status = models.CharField(max_length=20, choices=ConsentStatus.choices)
+    source = models.CharField(max_length=20, choices=ConsentSource.choices)
+    recorded_at = models.DateTimeField(default=timezone.now)
+    evidence = models.TextField(blank=True, help_text="Form URL, email id, call notes, ...")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["contact", "purpose"], name="uniq_contact_consent")
+        ]
+
+
+class CompetitorProductOwned(ContactRelatedRow):
+    product = models.CharField(max_length=255)
+    competitor = models.ForeignKey(
+        Competitor, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    since = models.DateField(null=True, blank=True)
+    contract_end = models.DateField(null=True, blank=True)
+    notes = models.TextField(blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["contact", "product"], name="contact_competitor_product")]
+
+
+class LiteratureRequest(ContactRelatedRow):
+    item = models.CharField(max_length=255)
+    channel = models.CharField(max_length=20, choices=LiteratureChannel.choices)
+    requested_on = models.DateField(default=timezone.localdate)
+    fulfilled_on = models.DateField(null=True, blank=True)
+    notes = models.TextField(blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["contact", "requested_on"], name="contact_literature")]
+
+
+class Subscription(ContactRelatedRow):
+    name = models.CharField(max_length=255, help_text="The mailing list or product")
+    kind = models.CharField(max_length=10, choices=SubscriptionKind.choices)
+    status = models.CharField(max_length=20, choices=SubscriptionStatus.choices)
+    opt_in_source = models.CharField(max_length=20, choices=ConsentSource.choices, blank=True)
+    opt_in_at = models.DateTimeField(null=True, blank=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["contact", "kind", "name"], name="uniq_contact_subscription"
+            )
+        ]
+
+
+class TrainingAttendance(ContactRelatedRow):
+    course = models.CharField(max_length=255)
+    attended_on = models.DateField()
+    result = models.CharField(max_length=20, choices=TrainingResult.choices)
+    certificate = models.CharField(max_length=255, blank=True, help_text="Certificate number")
+    notes = models.TextField(blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["contact", "attended_on"], name="contact_training")]

@@ -363,3 +363,36 @@ class SearchEntry(models.Model):
                 fields=["content_type", "object_id"], name="uniq_search_entry_record"
             )
         ]
+
+
+class Notification(models.Model):
+    """A message for one user in the app (the bell in the layout): reminders, assignments.
+
+    ``dedupe_key`` makes delivery idempotent: a task that runs twice notifies once.
+    """
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications"
+    )
+    kind = models.CharField(max_length=50)
+    title = models.CharField(max_length=300)
+    body = models.TextField(blank=True)
+    url = models.CharField(max_length=500, blank=True)
+    dedupe_key = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    read_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["user", "read_at", "created_at"], name="notification_inbox")
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "dedupe_key"],
+                condition=~models.Q(dedupe_key=""),
+                name="uniq_notification_dedupe",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.title

@@ -16,6 +16,7 @@ from typing import Any, cast
 import django_filters
 from django import forms
 from django.contrib import messages
+from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import FieldDoesNotExist
@@ -47,7 +48,6 @@ from patron.core.views import (
     keyset_page,
 )
 from patron.core.visibility import can_access, explain_access, hidden_field_names
-from patron.users.models import User
 
 EXPORT_TASK = "core.export_csv"
 PAGE_SIZES = (25, 50, 100)
@@ -62,12 +62,17 @@ class BulkEditForm(forms.Form):
     cleaned value is passed to the object's update service.
     """
 
-    owner = forms.ModelChoiceField(
-        queryset=User.objects.filter(is_active=True),
+    owner: forms.ModelChoiceField[Any] = forms.ModelChoiceField(
+        queryset=None,
         required=False,
         label="Set owner",
         empty_label="Keep owner",
     )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        owner = cast("forms.ModelChoiceField[Any]", self.fields["owner"])
+        owner.queryset = get_user_model().objects.filter(is_active=True)
 
     def changes(self) -> dict[str, Any]:
         values: dict[str, Any] = {}
@@ -94,6 +99,45 @@ class ToolbarLink:
     # The object permission the user needs to see the link.
     needs: str = Action.READ
     with_query: bool = False
+
+
+@dataclass(frozen=True)
+class DetailPanel:
+    """A card that an app adds to other apps' detail pages (timeline, quick-add, purchase
+    history...), so no app imports another to show its data there.
+
+    ``context(request, record)`` returns the template's context, or None to leave the card
+    out for this record; ``object_types`` limits the card to some types (None: every type).
+    """
+
+    key: str
+    template: str
+    context: Callable[[HttpRequest, Any], dict[str, Any] | None]
+    object_types: frozenset[str] | None = None
+    order: int = 100
+    # "main" (the wide column, after the record's own cards) or "side".
+    column: str = "main"
+
+
+_detail_panels: dict[str, DetailPanel] = {}
+
+
+def register_detail_panel(panel: DetailPanel) -> None:
+    """Show ``panel`` on the detail pages it applies to (call from ``AppConfig.ready``)."""
+    _detail_panels[panel.key] = panel
+
+
+def detail_panels(request: HttpRequest, record: Any) -> dict[str, list[dict[str, Any]]]:
+    """The registered cards for ``record``'s page, in order, by column."""
+    object_type = record.object_type()
+    columns: dict[str, list[dict[str, Any]]] = {"main": [], "side": []}
+    for panel in sorted(_detail_panels.values(), key=lambda p: (p.order, p.key)):
+        if panel.object_types is not None and object_type not in panel.object_types:
+            continue
+        context = panel.context(request, record)
+        if context is not None:
+            columns[panel.column].append({"template": panel.template, "context": context})
+    return columns
 
 
 @dataclass(frozen=True)
@@ -134,7 +178,7 @@ class ObjectUI:
     related: Callable[..., dict[str, Any]] | None = None
     # ``find_duplicates(user, values)`` -> {"visible": [...], "hidden_count": n}; when set,
     # creating warns about these matches before saving and while ``duplicate_fields`` are typed.
-    find_duplicates: Callable[[User, dict[str, Any]], dict[str, Any]] | None = None
+    find_duplicates: Callable[[Any, dict[str, Any]], dict[str, Any]] | None = None
     duplicate_fields: tuple[str, ...] = ()
     list_links: tuple[ToolbarLink, ...] = ()
     detail_links: tuple[ToolbarLink, ...] = ()
@@ -172,22 +216,23 @@ class ObjectUI:
         ]
 
 
-def _user(request: HttpRequest) -> User:
-    return cast(User, request.user)
+def _user(request: HttpRequest) -> Any:
+    """The signed-in user (``users.User``; core cannot import it)."""
+    return request.user
 
 
-def _require(user: User, ui: ObjectUI, action: str) -> None:
+def _require(user: Any, ui: ObjectUI, action: str) -> None:
     if not user.access_profile().may(ui.object_type, action):
         verb = {"read": "see", "create": "create", "export": "export"}.get(action, action)
         raise PermissionDenied(f"Your role may not {verb} {ui.label_plural.lower()}.")
 
 
-def _hidden_fields(user: User, ui: ObjectUI) -> set[str]:
+def _hidden_fields(user: Any, ui: ObjectUI) -> set[str]:
     """Names (``field`` or ``custom.<key>``) this user may not see."""
     return set(hidden_field_names(user, ui.model))
 
 
-def _links(user: User, ui: ObjectUI, links: tuple[ToolbarLink, ...]) -> list[ToolbarLink]:
+def _links(user: Any, ui: ObjectUI, links: tuple[ToolbarLink, ...]) -> list[ToolbarLink]:
     profile = user.access_profile()
     return [link for link in links if profile.may(ui.object_type, link.needs)]
 
@@ -216,7 +261,7 @@ def list_query(params: QueryDict) -> str:
 
 def filtered_queryset(
     ui: ObjectUI,
-    user: User,
+    user: Any,
     params: QueryDict,
     definitions: list[CustomFieldDefinition],
 ) -> tuple[django_filters.FilterSet, QuerySet[Any]]:
@@ -312,7 +357,7 @@ class RecordPages:
             return render(request, "core/records/list_results.html", context)
         return render(request, ui.templates("list"), context)
 
-    def _saved_views(self, user: User) -> QuerySet[SavedView]:
+    def _saved_views(self, user: Any) -> QuerySet[SavedView]:
         return SavedView.objects.filter(
             Q(user=user) | Q(shared=True), object_type=self.ui.object_type
         ).order_by("name", "id")
@@ -347,6 +392,7 @@ class RecordPages:
         }
         if ui.related is not None:
             context.update(ui.related(user, record, can_edit=bool(context["can_edit"])))
+        context["panels"] = detail_panels(request, record)
         return render(request, f"{ui.template_dir or ui.namespace}/{ui.key}_detail.html", context)
 
     def _label(self, name: str) -> str:
@@ -370,7 +416,8 @@ class RecordPages:
             for value in pair
             if value
         }
-        owners: dict[Any, str] = {u.pk: str(u) for u in User.objects.filter(pk__in=owner_ids)}
+        people = get_user_model().objects.filter(pk__in=owner_ids)
+        owners: dict[Any, str] = {u.pk: str(u) for u in people}
         rows = []
         for entry in entries:
             changes = []
@@ -439,7 +486,7 @@ class RecordPages:
         messages.success(request, f"{ui.label} “{record}” was created.")
         return redirect(ui.url("detail", record.pk))
 
-    def _hint_duplicates(self, user: User, form: RecordForm, name: str) -> None:
+    def _hint_duplicates(self, user: Any, form: RecordForm, name: str) -> None:
         """While a new record is typed, say under a matching field that it may exist."""
         find = self.ui.find_duplicates
         if find is None or name not in self.ui.duplicate_fields or form.errors:
