@@ -290,11 +290,25 @@ def _polish_filter_form(form: forms.Form) -> None:
             form_field.widget.input_type = "search"
 
 
+_object_uis: dict[str, ObjectUI] = {}
+
+
+def record_detail_url(object_type: str, pk: Any) -> str | None:
+    """The detail page of record ``pk`` of ``object_type``, if that type has pages."""
+    ui = _object_uis.get(object_type)
+    return ui.url("detail", pk) if ui is not None else None
+
+
+def object_ui(object_type: str) -> ObjectUI | None:
+    return _object_uis.get(object_type)
+
+
 class RecordPages:
     """The pages of one object type; each public method is a view."""
 
     def __init__(self, ui: ObjectUI) -> None:
         self.ui = ui
+        _object_uis[ui.object_type] = ui
 
     # ----- list -----
 

@@ -801,7 +801,6 @@ def org_settings_update(
 
 # --- first start -------------------------------------------------------------------------
 
-BOOTSTRAP_OBJECT_TYPES = ("contacts.account", "contacts.contact")
 _BOOTSTRAP_ROLES: tuple[tuple[str, str | None, dict[str, Any], tuple[str, ...]], ...] = (
     (
         "Administrator",
@@ -832,25 +831,29 @@ _BOOTSTRAP_ROLES: tuple[tuple[str, str | None, dict[str, Any], tuple[str, ...]],
 
 @transaction.atomic
 def bootstrap_roles() -> dict[str, Role]:
-    """Create the default roles, their permissions and private org-wide defaults.
+    """Create the default roles, their permissions and private org-wide defaults for every
+    business object type.
 
     Idempotent: existing roles, permissions and defaults (perhaps edited by an
-    administrator since) are left as they are.
+    administrator since) are left as they are; only missing ones are added.
     """
     roles: dict[str, Role] = {}
+    object_types = [object_type for object_type, _label in business_object_types()]
     for name, parent_name, fields, actions in _BOOTSTRAP_ROLES:
         role = Role.objects.filter(name__iexact=name).first()
         if role is None:
             parent = roles.get(parent_name) if parent_name else None
             role = role_create(name=name, parent=parent, **fields)
-            for object_type in BOOTSTRAP_OBJECT_TYPES:
-                ObjectPermission.objects.get_or_create(
-                    role=role,
-                    object_type=object_type,
-                    defaults={f"can_{action}": True for action in actions},
-                )
+        # Object types added by a newer release get the default permissions on first start;
+        # rows an administrator has edited are left alone.
+        for object_type in object_types:
+            ObjectPermission.objects.get_or_create(
+                role=role,
+                object_type=object_type,
+                defaults={f"can_{action}": True for action in actions},
+            )
         roles[name] = role
-    for object_type in BOOTSTRAP_OBJECT_TYPES:
+    for object_type in object_types:
         OrgWideDefault.objects.get_or_create(
             object_type=object_type, defaults={"access": OrgWideAccess.PRIVATE}
         )
