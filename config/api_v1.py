@@ -11,6 +11,7 @@ from patron.contacts.api import router as contacts_router
 from patron.contacts.vcard_api import router as vcard_router
 from patron.core.api.auth import SessionAuth
 from patron.core.api.base import PatronAPI
+from patron.core.api.notifications import router as notifications_router
 from patron.core.search_api import router as search_router
 from patron.users.api import api_auth
 from patron.users.api import router as users_router
@@ -31,3 +32,4 @@ api.add_router("/", vcard_router, auth=api_auth("contacts"))
 api.add_router("/", activities_router)
 api.add_router("/users", users_router)
 api.add_router("/search", search_router, auth=api_auth("search"))
+api.add_router("/notifications", notifications_router, auth=api_auth("users"))
