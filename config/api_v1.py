@@ -8,10 +8,13 @@ from __future__ import annotations
 
 from patron.activities.api import router as activities_router
 from patron.contacts.api import router as contacts_router
+from patron.contacts.competitor_api import router as competitor_router
+from patron.contacts.purchase_history_api import router as purchase_history_router
 from patron.contacts.vcard_api import router as vcard_router
 from patron.core.api.auth import SessionAuth
 from patron.core.api.base import PatronAPI
 from patron.core.api.notifications import router as notifications_router
+from patron.core.api.timeline import router as timeline_router
 from patron.core.search_api import router as search_router
 from patron.users.api import api_auth
 from patron.users.api import router as users_router
@@ -29,7 +32,11 @@ api = PatronAPI(
 )
 api.add_router("/", contacts_router)
 api.add_router("/", vcard_router, auth=api_auth("contacts"))
+api.add_router("/", competitor_router, auth=api_auth("contacts"))
+api.add_router("/", purchase_history_router, auth=api_auth("contacts"))
 api.add_router("/", activities_router)
 api.add_router("/users", users_router)
 api.add_router("/search", search_router, auth=api_auth("search"))
+# The timeline is the activity history of a record, so tokens need the activities scope.
+api.add_router("/timeline", timeline_router, auth=api_auth("activities"))
 api.add_router("/notifications", notifications_router, auth=api_auth("users"))

@@ -7,10 +7,13 @@ class ContactsConfig(AppConfig):
     verbose_name = "Accounts and contacts"
 
     def ready(self) -> None:
+        from patron.contacts.competitor_views import register_competitor_ui
         from patron.contacts.exports import register_exports
+        from patron.contacts.purchase_history import register_purchase_history_panel
         from patron.contacts.rollups import register_contact_rollups
         from patron.contacts.search import register_search
         from patron.contacts.selectors import register_visibility_rules
+        from patron.contacts.timeline import register_timeline_scopes
         from patron.contacts.views import register_ui
 
         register_exports()
@@ -18,3 +21,6 @@ class ContactsConfig(AppConfig):
         register_ui()
         register_visibility_rules()
         register_contact_rollups()
+        register_timeline_scopes()
+        register_competitor_ui()
+        register_purchase_history_panel()

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 
 import phonenumbers
 
-from patron.contacts.models import Account, Contact
+from patron.contacts.models import Account, Competitor, Contact
 from patron.core import search
 from patron.core.values import email_domain, format_phone, phone_digits
 
@@ -64,6 +64,12 @@ def describe_contact(contact: Contact) -> tuple[str, str, str]:
     return contact.full_name, subtitle, text
 
 
+def describe_competitor(competitor: Competitor) -> tuple[str, str, str]:
+    subtitle = " · ".join(p for p in (competitor.website, *competitor.product_list()[:3]) if p)
+    text = _join([competitor.name, competitor.website, *competitor.product_list()])
+    return competitor.name, subtitle, text
+
+
 def _account_contacts(account: Account) -> Iterable[Contact]:
     """Contacts quote their account's name, so a renamed account reindexes them."""
     return account.contacts.select_related("account").prefetch_related("emails", "phones")
@@ -83,4 +89,10 @@ def register_search() -> None:
         url=lambda pk: f"/contacts/{pk}/",
         label="Contacts",
         prefetch=("account", "emails", "phones"),
+    )
+    search.register(
+        Competitor,
+        describe_competitor,
+        url=lambda pk: f"/competitors/{pk}/",
+        label="Competitors",
     )

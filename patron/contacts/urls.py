@@ -1,6 +1,6 @@
 from django.urls import path
 
-from patron.contacts import structure_views
+from patron.contacts import competitor_views, structure_views
 from patron.contacts.channel_views import contact_channels_edit
 from patron.contacts.views import account_pages, contact_pages
 from patron.core.record_pages import record_urlpatterns
@@ -10,6 +10,22 @@ app_name = "contacts"
 urlpatterns = [
     *record_urlpatterns("accounts", account_pages),
     *record_urlpatterns("contacts", contact_pages),
+    *record_urlpatterns("competitors", competitor_views.competitor_pages),
+    path(
+        "accounts/<int:pk>/competitors/add/",
+        competitor_views.account_competitor_add,
+        name="account_competitor_add",
+    ),
+    path(
+        "accounts/<int:pk>/competitors/<int:link_pk>/edit/",
+        competitor_views.account_competitor_update,
+        name="account_competitor_update",
+    ),
+    path(
+        "accounts/<int:pk>/competitors/<int:link_pk>/remove/",
+        competitor_views.account_competitor_remove,
+        name="account_competitor_remove",
+    ),
     path("contacts/<int:pk>/channels/", contact_channels_edit, name="contact_channels"),
     path(
         "accounts/<int:pk>/team/add/",
