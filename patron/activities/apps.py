@@ -14,9 +14,11 @@ class ActivitiesConfig(AppConfig):
             explain_linked_record,
             linked_record_rule,
         )
+        from patron.activities.timeline import register_activities_timeline
         from patron.core.visibility import register_visibility_rule
 
         register_visibility_rule(
             Activity, assignee_and_attendee_rule, explain_assignee_and_attendee
         )
         register_visibility_rule(Activity, linked_record_rule, explain_linked_record)
+        register_activities_timeline()
