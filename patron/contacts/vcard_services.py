@@ -6,10 +6,13 @@ card in its own savepoint, so a bad card is reported and never loses the good on
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, cast
 
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
 from django.db import transaction
 from django.db.models import Prefetch, Q, QuerySet
 from django.http import QueryDict
@@ -25,10 +28,11 @@ from patron.contacts.vcard import (
     read_cards,
     write_vcard,
 )
-from patron.core.choices import Action, FieldAccess, SecurityEventKind
-from patron.core.exceptions import PatronError, PermissionDenied
+from patron.core.choices import Action, FieldAccess, SecurityEventKind, Via
+from patron.core.exceptions import PatronError, PermissionDenied, RecordNotFound
 from patron.core.exports import export_rows
-from patron.core.models import SecurityEvent
+from patron.core.jobs import job_execute, job_progress, job_start
+from patron.core.models import Job, SecurityEvent
 from patron.core.values import normalize_email, normalize_phone
 from patron.core.visibility import Principal, hidden_field_names, sensitive_field_access
 
@@ -36,6 +40,16 @@ MAX_UPLOAD_BYTES = 5 * 1024 * 1024
 MAX_EXPORT_CONTACTS = 10_000
 # Cards are saved within the request, so a file holds at most this many.
 MAX_IMPORT_CARDS = 1_000
+# A file above either size is imported by a background job with progress, since saving its
+# cards would outlast a request; the page and the API import smaller files at once.
+BACKGROUND_MIN_CARDS = 200
+BACKGROUND_MIN_BYTES = 1024 * 1024
+MAX_BACKGROUND_CARDS = 10_000
+# Cards committed together with the report so far (what a redelivered job resumes from).
+JOB_CHUNK = 25
+VCARD_IMPORT_KIND = "contacts.vcard_import"
+VCARD_IMPORT_TASK = "contacts.vcard_import"
+IMPORT_DIR = "imports/vcard"
 EXPORT_CHUNK = 500
 
 # Contact fields named by the vCard property they come from, for error messages.
@@ -194,21 +208,23 @@ def _existing_email(user: Principal, card: CardData) -> str:
     return match if match in wanted else wanted[0]
 
 
-def contacts_import_vcard(*, user: Principal, data: bytes, via: str) -> ImportReport:
-    """Create a contact per card in ``data``; VCardError if the file is not vCards."""
+def count_cards(data: bytes) -> int:
+    return data.upper().count(b"BEGIN:VCARD")
+
+
+def _require_create(user: Principal) -> None:
     if not user.access_profile().may(Contact.object_type(), Action.CREATE):
         raise PermissionDenied("Your role may not create contacts.")
-    found = data.upper().count(b"BEGIN:VCARD")
-    if found > MAX_IMPORT_CARDS:
-        raise VCardError(
-            f"The file holds {found:,} cards; import at most {MAX_IMPORT_CARDS:,} at a time "
-            "(split the file)."
-        )
-    cards = read_cards(data)
-    may_set_birthdate = (
-        sensitive_field_access(user, Contact).get("birthdate", FieldAccess.EDIT) == FieldAccess.EDIT
-    )
-    report = ImportReport()
+
+
+def _may_set_birthdate(user: Principal) -> bool:
+    access = sensitive_field_access(user, Contact)
+    return access.get("birthdate", FieldAccess.EDIT) == FieldAccess.EDIT
+
+
+def _import_cards(
+    user: Principal, cards: list[CardData], via: str, report: ImportReport, may_set_birthdate: bool
+) -> None:
     for card in cards:
         duplicate = _existing_email(user, card)
         if duplicate:
@@ -226,7 +242,111 @@ def contacts_import_vcard(*, user: Principal, data: bytes, via: str) -> ImportRe
             report.failed.append(
                 {"card": card.number, "name": card.display_name, "errors": exc.errors}
             )
+
+
+def contacts_import_vcard(*, user: Principal, data: bytes, via: str) -> ImportReport:
+    """Create a contact per card in ``data``; VCardError if the file is not vCards."""
+    _require_create(user)
+    found = count_cards(data)
+    if found > MAX_IMPORT_CARDS:
+        raise VCardError(
+            f"The file holds {found:,} cards; import at most {MAX_IMPORT_CARDS:,} at a time "
+            "(split the file)."
+        )
+    cards = read_cards(data)
+    report = ImportReport()
+    _import_cards(user, cards, via, report, _may_set_birthdate(user))
     return report
+
+
+# ---------- import in the background (large files) ----------
+
+
+def vcard_import_in_background(data: bytes) -> bool:
+    """Whether ``data`` is too large to import within a request."""
+    return len(data) > BACKGROUND_MIN_BYTES or count_cards(data) > BACKGROUND_MIN_CARDS
+
+
+def vcard_import_start(*, user: Principal, data: bytes, filename: str) -> Job:
+    """Check ``data`` now (a file that is not vCards starts nothing), keep it in the file
+    storage the workers share, and start a Job that imports it card by card."""
+    _require_create(user)
+    found = count_cards(data)
+    if found > MAX_BACKGROUND_CARDS:
+        raise VCardError(
+            f"The file holds {found:,} cards; import at most {MAX_BACKGROUND_CARDS:,} at a "
+            "time (split the file)."
+        )
+    cards = read_cards(data)
+    stored = default_storage.save(f"{IMPORT_DIR}/{uuid.uuid4().hex}.vcf", ContentFile(data))
+    return job_start(
+        kind=VCARD_IMPORT_KIND,
+        user=user,
+        params={"file": stored, "filename": filename[:200], "cards": len(cards)},
+        task_name=VCARD_IMPORT_TASK,
+    )
+
+
+def _forget_upload(job: Job) -> None:
+    """The uploaded file holds personal data: keep it no longer than the import needs it."""
+    name = str(job.params.get("file") or "")
+    if name and default_storage.exists(name):
+        default_storage.delete(name)
+
+
+def _run_import(job: Job) -> dict[str, Any]:
+    """Import the job's cards in chunks, each committed with the report so far.
+
+    A redelivered message resumes after the last committed chunk, so no card is imported
+    twice; a chunk cut short by a lost worker is rolled back and done again.
+    """
+    total = int(job.params.get("cards") or 0)
+    state = job.result or {}
+    report = ImportReport(
+        created=list(state.get("created", [])),
+        skipped=list(state.get("skipped", [])),
+        failed=list(state.get("failed", [])),
+    )
+    done = int(state.get("next", 0))
+    user = job.created_by
+    try:
+        if done < total:
+            if user is None or not user.is_active:
+                raise PermissionDenied("The user who started this import can no longer sign in.")
+            with default_storage.open(str(job.params["file"]), "rb") as upload:
+                cards = read_cards(upload.read())
+            may_set_birthdate = _may_set_birthdate(user)
+            for start in range(done, len(cards), JOB_CHUNK):
+                chunk = cards[start : start + JOB_CHUNK]
+                with transaction.atomic():
+                    _import_cards(user, chunk, Via.IMPORT, report, may_set_birthdate)
+                    done = start + len(chunk)
+                    job.result = {**report.as_dict(), "next": done}
+                    Job.objects.filter(pk=job.pk).update(result=job.result)
+                    job_progress(
+                        job,
+                        done=done,
+                        total=len(cards),
+                        message=f"{done:,} of {len(cards):,} cards read",
+                    )
+    except Exception:
+        _forget_upload(job)
+        raise
+    _forget_upload(job)
+    return {**report.as_dict(), "next": done}
+
+
+def vcard_import_run(*, job_id: int) -> None:
+    """The body of the background import task: safe to run again for the same job."""
+    job_execute(job_id, _run_import)
+
+
+def vcard_import_job_get(*, user: Principal, pk: Any) -> Job:
+    """A vCard import job that ``user`` started (administrators see every one)."""
+    job = Job.objects.filter(pk=pk, kind=VCARD_IMPORT_KIND).select_related("created_by").first()
+    if job is None or not (job.created_by_id == user.pk or user.access_profile().is_admin):
+        raise RecordNotFound(f"No vCard import with id {pk}.")
+    return job
 
 
 # ---------- export (read side) ----------

@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import cast
 
 from django import forms
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.http.response import HttpResponseBase
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.utils.http import content_disposition_header
 from django.utils.text import slugify
 
@@ -16,17 +17,22 @@ from patron.contacts.models import Contact
 from patron.contacts.selectors import contact_get
 from patron.contacts.vcard import VCardError
 from patron.contacts.vcard_services import (
+    BACKGROUND_MIN_BYTES,
+    BACKGROUND_MIN_CARDS,
     MAX_EXPORT_CONTACTS,
     MAX_UPLOAD_BYTES,
     contact_list_export,
     contact_vcard,
     contacts_import_vcard,
+    vcard_import_in_background,
+    vcard_import_job_get,
+    vcard_import_start,
     vcard_stream,
 )
-from patron.core.choices import Action, Via
+from patron.core.choices import Action, JobStatus, Via
 from patron.core.exceptions import PermissionDenied
 from patron.core.record_pages import list_query
-from patron.core.views import handles_domain_errors, render_error
+from patron.core.views import handles_domain_errors, is_htmx, render_error
 from patron.users.models import User
 
 VCARD_CONTENT_TYPE = "text/vcard; charset=utf-8"
@@ -100,17 +106,43 @@ def contact_vcard_import(request: HttpRequest) -> HttpResponse:
         request.POST if request.method == "POST" else None,
         request.FILES if request.method == "POST" else None,
     )
-    context: dict[str, object] = {"form": form, "report": None, "file_error": ""}
+    context: dict[str, object] = {
+        "form": form,
+        "report": None,
+        "file_error": "",
+        "background_cards": BACKGROUND_MIN_CARDS,
+        "background_megabytes": BACKGROUND_MIN_BYTES // 1_048_576,
+    }
     if request.method != "POST":
         return render(request, "contacts/vcard_import.html", context)
     if not form.is_valid():
         return render(request, "contacts/vcard_import.html", context, status=422)
+    upload = form.cleaned_data["file"]
+    data = upload.read()
     try:
-        report = contacts_import_vcard(
-            user=user, data=form.cleaned_data["file"].read(), via=Via.IMPORT
-        )
+        if vcard_import_in_background(data):
+            job = vcard_import_start(user=user, data=data, filename=str(upload.name or ""))
+            messages.info(
+                request,
+                "This is a large file, so it is imported in the background; the report "
+                "appears below when it is done. You can leave this page meanwhile.",
+            )
+            return redirect("vcard:import_job", pk=job.pk)
+        report = contacts_import_vcard(user=user, data=data, via=Via.IMPORT)
     except VCardError as exc:
         context["file_error"] = f"Nothing was imported: {exc}"
         return render(request, "contacts/vcard_import.html", context, status=422)
     context["report"] = report
     return render(request, "contacts/vcard_import.html", context)
+
+
+@login_required
+@handles_domain_errors
+def contact_vcard_import_job(request: HttpRequest, pk: int) -> HttpResponse:
+    """The progress of a background import, then its card-by-card report."""
+    job = vcard_import_job_get(user=cast(User, request.user), pk=pk)
+    finished = job.status in (JobStatus.DONE, JobStatus.FAILED)
+    context = {"job": job, "finished": finished, "report": job.result}
+    if is_htmx(request):
+        return render(request, "contacts/partials/vcard_import_job.html", context)
+    return render(request, "contacts/vcard_import_job.html", context)
