@@ -7,6 +7,7 @@ operations outside any router accept only a signed-in browser session.
 from __future__ import annotations
 
 from patron.activities.api import router as activities_router
+from patron.activities.calendar_api import router as calendar_router
 from patron.contacts.api import router as contacts_router
 from patron.contacts.competitor_api import router as competitor_router
 from patron.contacts.purchase_history_api import router as purchase_history_router
@@ -35,6 +36,7 @@ api.add_router("/", vcard_router, auth=api_auth("contacts"))
 api.add_router("/", competitor_router, auth=api_auth("contacts"))
 api.add_router("/", purchase_history_router, auth=api_auth("contacts"))
 api.add_router("/", activities_router)
+api.add_router("/", calendar_router)
 api.add_router("/users", users_router)
 api.add_router("/search", search_router, auth=api_auth("search"))
 # The timeline is the activity history of a record, so tokens need the activities scope.

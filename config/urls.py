@@ -6,6 +6,7 @@ urlpatterns = [
     path("api/v1/", api.urls),
     path("ui/", include("patron.core.ui_urls")),
     path("", include("patron.core.urls")),
+    path("", include("patron.activities.calendar_urls")),
     path("", include("patron.users.urls")),
     path("", include("patron.contacts.urls")),
     path("", include("patron.contacts.vcard_urls")),

@@ -187,6 +187,7 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
 # Periodic tasks run by the one `patron scheduler`; each app adds its own here.
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
     "clear-expired-sessions": {"task": "core.clear_expired_sessions", "schedule": 6 * 3600},
+    "deliver-reminders": {"task": "activities.deliver_reminders", "schedule": 60},
 }
 CELERY_TASK_ALWAYS_EAGER = False
 

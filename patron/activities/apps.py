@@ -7,6 +7,8 @@ class ActivitiesConfig(AppConfig):
     verbose_name = "Activities"
 
     def ready(self) -> None:
+        from patron.activities import calendar_sync
+        from patron.activities.calendar_views import register_calendar_nav
         from patron.activities.models import Activity
         from patron.activities.selectors import (
             assignee_and_attendee_rule,
@@ -22,3 +24,5 @@ class ActivitiesConfig(AppConfig):
         )
         register_visibility_rule(Activity, linked_record_rule, explain_linked_record)
         register_activities_timeline()
+        calendar_sync.connect()
+        register_calendar_nav()

@@ -1,0 +1,128 @@
+"""Appointment invitations by email, each with the appointment as an .ics attachment.
+
+An attendee is invited once per version of the appointment: ``invited_sequence`` records
+the SEQUENCE (the activity's version) last sent, so running the task twice sends nothing
+the second time, and a change of time, place or attendees sends an update.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from django.conf import settings
+from django.core.mail import EmailMultiAlternatives
+from django.db import transaction
+from django.utils import timezone
+
+from patron.activities.choices import ActivityKind
+from patron.activities.ics import (
+    Address,
+    activity_uid,
+    attendee_address,
+    invitation_ics,
+    record_addresses,
+    with_calendar_parts,
+    zone_of,
+)
+from patron.activities.models import Activity, ActivityAttendee
+
+logger = logging.getLogger(__name__)
+
+
+def _load(activity_id: int) -> Activity | None:
+    return (
+        with_calendar_parts(Activity.all_objects.filter(kind=ActivityKind.APPOINTMENT))
+        .filter(pk=activity_id)
+        .first()
+    )
+
+
+def _when(activity: Activity) -> str:
+    zone = zone_of(activity.owner)
+    starts = (activity.starts_at or activity.occurred_at).astimezone(zone)
+    if activity.all_day:
+        return starts.strftime("%A %d %B %Y (all day)")
+    text = starts.strftime("%A %d %B %Y, %H:%M")
+    if activity.ends_at:
+        text += activity.ends_at.astimezone(zone).strftime(" - %H:%M")
+    return f"{text} ({zone.key})"
+
+
+def _message(
+    activity: Activity, address: Address, ics: bytes, *, cancelled: bool, update: bool
+) -> EmailMultiAlternatives:
+    subject = activity.subject or "Appointment"
+    organiser = activity.owner.get_full_name() or activity.owner.email
+    if cancelled:
+        heading = f"Cancelled: {subject}"
+        first = f"{organiser} cancelled this appointment."
+    elif update:
+        heading = f"Updated invitation: {subject}"
+        first = f"{organiser} changed this appointment."
+    else:
+        heading = f"Invitation: {subject}"
+        first = f"{organiser} invites you to this appointment."
+    lines = [f"Hello {address.name or address.email},", "", first, "", f"When: {_when(activity)}"]
+    if activity.location:
+        lines.append(f"Where: {activity.location}")
+    if activity.description:
+        lines += ["", activity.description]
+    lines += ["", "Open the attached invite.ics to add it to your calendar."]
+    method = "CANCEL" if cancelled else "REQUEST"
+    message = EmailMultiAlternatives(
+        subject=heading,
+        body="\n".join(lines),
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        to=[address.email],
+        reply_to=[activity.owner.email] if activity.owner.email else None,
+        headers={"X-Patron-Event-UID": activity_uid(activity)},
+    )
+    # The calendar both inline (so mail programs show Accept/Decline) and as a file.
+    message.attach_alternative(ics.decode(), f"text/calendar; method={method}; charset=utf-8")
+    message.attach("invite.ics", ics, f"text/calendar; method={method}")
+    return message
+
+
+def _pending(activity: Activity, *, cancelled: bool) -> list[ActivityAttendee]:
+    """Attendees owed this version: not yet invited to it (or, for a cancellation, invited
+    before and not yet told)."""
+    rows = list(activity.attendees.all())
+    if cancelled:
+        return [
+            r
+            for r in rows
+            if r.invited_sequence is not None and r.invited_sequence < activity.version
+        ]
+    return [r for r in rows if r.invited_sequence is None or r.invited_sequence < activity.version]
+
+
+def appointment_invitations_send(*, activity_id: int) -> int:
+    """Email the appointment to every attendee with an address who has not had this version;
+    a deleted appointment sends a cancellation to those invited before. The number sent."""
+    activity = _load(activity_id)
+    if activity is None:
+        return 0
+    cancelled = activity.deleted_at is not None
+    pending = _pending(activity, cancelled=cancelled)
+    if not pending:
+        return 0
+    ics = invitation_ics(activity, cancelled=cancelled)
+    records = record_addresses(pending)
+    sent = 0
+    for row in pending:
+        address = attendee_address(row, records)
+        if address.email and (row.user is None or row.user.is_active):
+            update = row.invited_sequence is not None
+            with transaction.atomic():
+                # Claim the row first, so a concurrent run of the same task sends nothing.
+                claimed = ActivityAttendee.objects.filter(
+                    pk=row.pk, invited_sequence=row.invited_sequence
+                ).update(invited_at=timezone.now(), invited_sequence=activity.version)
+                if not claimed:
+                    continue
+                _message(activity, address, ics, cancelled=cancelled, update=update).send()
+            sent += 1
+        elif not cancelled:
+            # Nobody to email (no address): record this version as handled all the same.
+            ActivityAttendee.objects.filter(pk=row.pk).update(invited_sequence=activity.version)
+    return sent
