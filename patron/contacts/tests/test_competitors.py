@@ -31,7 +31,7 @@ from patron.core.api.testing import assert_problem
 from patron.core.choices import OrgWideAccess, Via
 from patron.core.exceptions import PermissionDenied, ValidationFailed
 from patron.core.exports import export_csv_run
-from patron.core.models import ChangeLogEntry, Job
+from patron.core.models import ChangeLogEntry, Job, ObjectPermission
 from patron.core.search import search
 from patron.core.testing import (
     Endpoint,
@@ -428,3 +428,28 @@ def test_account_links_show_only_to_who_may_see_the_account(rep, other_rep, acco
         Endpoint("API competitor accounts", f"/api/v1/competitors/{rival.pk}/accounts", "list"),
     ]
     check_visibility_matrix(endpoints, marker="Acme Corporation", allowed=rep, denied=other_rep)
+
+
+def test_the_account_card_queries_do_not_grow_with_competitors(rep, account):
+    client = _client(rep)
+    first = competitor_create(user=rep, name="First Rival")
+    account_competitor_add(user=rep, account=account, competitor_id=first.pk)
+    client.get(f"/accounts/{account.pk}/")
+    with CaptureQueriesContext(connection) as few:
+        client.get(f"/accounts/{account.pk}/")
+    for i in range(6):
+        more = competitor_create(user=rep, name=f"Rival {i}")
+        account_competitor_add(user=rep, account=account, competitor_id=more.pk)
+    competitor_create(user=rep, name="Not listed yet")
+    with assert_max_queries(len(few.captured_queries)):
+        page = client.get(f"/accounts/{account.pk}/").content.decode()
+    assert page.count('/edit/" class="stack-sm"') == 7
+    assert '">Not listed yet</option>' in page
+
+
+def test_competitors_are_in_the_sales_navigation_for_roles_that_may_read_them(rep, other_rep):
+    assert 'href="/competitors/"' in _client(rep).get("/").content.decode()
+    ObjectPermission.objects.filter(object_type="contacts.competitor").update(can_read=False)
+    other = _client(other_rep)
+    assert 'href="/competitors/"' not in other.get("/").content.decode()
+    assert other.get("/competitors/").status_code == 403
