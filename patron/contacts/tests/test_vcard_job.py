@@ -24,7 +24,7 @@ from patron.core.models import Job
 
 pytestmark = pytest.mark.django_db
 
-HTMX = {"HTTP_HX_REQUEST": "true"}
+HTMX = {"HX-Request": "true"}
 
 
 def card(number: int, *, name: bool = True, email: str = "") -> str:
@@ -160,7 +160,7 @@ def test_the_job_page_polls_while_running_and_is_only_for_who_started_it(
 ):
     _upload(_client(rep), vcf(7))
     job = Job.objects.get(kind=VCARD_IMPORT_KIND)
-    partial = _client(rep).get(f"/contacts/vcard/import/{job.pk}/", **HTMX)
+    partial = _client(rep).get(f"/contacts/vcard/import/{job.pk}/", headers=HTMX)
     assert partial.status_code == 200
     assert 'hx-trigger="every 1s"' in partial.content.decode()
     assert "Waiting for a worker" in partial.content.decode()
