@@ -11,6 +11,7 @@ from patron.activities.calendar_api import router as calendar_router
 from patron.contacts.api import router as contacts_router
 from patron.contacts.competitor_api import router as competitor_router
 from patron.contacts.purchase_history_api import router as purchase_history_router
+from patron.contacts.related_list_api import router as related_lists_router
 from patron.contacts.vcard_api import router as vcard_router
 from patron.core.api.auth import SessionAuth
 from patron.core.api.base import PatronAPI
@@ -35,6 +36,7 @@ api.add_router("/", contacts_router)
 api.add_router("/", vcard_router, auth=api_auth("contacts"))
 api.add_router("/", competitor_router, auth=api_auth("contacts"))
 api.add_router("/", purchase_history_router, auth=api_auth("contacts"))
+api.add_router("/", related_lists_router, auth=api_auth("contacts"))
 api.add_router("/", activities_router)
 api.add_router("/", calendar_router)
 api.add_router("/users", users_router)

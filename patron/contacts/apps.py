@@ -10,6 +10,7 @@ class ContactsConfig(AppConfig):
         from patron.contacts.competitor_views import register_competitor_ui
         from patron.contacts.exports import register_exports
         from patron.contacts.purchase_history import register_purchase_history_panel
+        from patron.contacts.related_list_views import register_related_lists
         from patron.contacts.rollups import register_contact_rollups
         from patron.contacts.search import register_search
         from patron.contacts.selectors import register_visibility_rules
@@ -21,6 +22,7 @@ class ContactsConfig(AppConfig):
         register_ui()
         register_visibility_rules()
         register_contact_rollups()
+        register_related_lists()
         register_timeline_scopes()
         register_competitor_ui()
         register_purchase_history_panel()

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from typing import Any, cast
 
 from django import forms
+from django.core.validators import RegexValidator
 from django.forms.models import ModelChoiceIterator
 
 from patron.contacts.choices import AccountTier
@@ -157,6 +158,66 @@ class AccountForm(ContactChannelsMixin, RecordForm):
             parent_field.current = current  # type: ignore[attr-defined]
 
 
+# Social networks a contact form offers: (key in Contact.social, label, profile URL of a
+# handle; "" when the value is itself a URL).
+SOCIAL_NETWORKS: tuple[tuple[str, str, str], ...] = (
+    ("linkedin", "LinkedIn", "https://www.linkedin.com/in/{}"),
+    ("x", "X (Twitter)", "https://x.com/{}"),
+    ("github", "GitHub", "https://github.com/{}"),
+    ("facebook", "Facebook", "https://www.facebook.com/{}"),
+    ("instagram", "Instagram", "https://www.instagram.com/{}"),
+    ("website", "Website", ""),
+)
+_NO_SPACES = RegexValidator(
+    r"^\S*$", "Enter the handle without spaces (e.g. ana-lee), or the profile's full URL."
+)
+
+
+class SocialHandlesWidget(forms.MultiWidget):
+    """One labelled text box per network."""
+
+    template_name = "contacts/widgets/social_handles.html"
+
+    def __init__(self) -> None:
+        widgets: dict[str, forms.Widget | type[forms.Widget]] = {
+            key: forms.URLInput() if not template else forms.TextInput()
+            for key, _label, template in SOCIAL_NETWORKS
+        }
+        super().__init__(widgets)
+
+    def decompress(self, value: Any) -> list[str]:
+        value = value if isinstance(value, dict) else {}
+        return [str(value.get(key) or "") for key, _label, _template in SOCIAL_NETWORKS]
+
+    def get_context(self, name: str, value: Any, attrs: Any) -> dict[str, Any]:
+        context = super().get_context(name, value, attrs)
+        for sub, (_key, label, _template) in zip(
+            context["widget"]["subwidgets"], SOCIAL_NETWORKS, strict=True
+        ):
+            sub["label"] = label
+        return context
+
+
+class SocialHandlesField(forms.MultiValueField):
+    """Contact.social as a handle (or URL) per network; blank networks are left out."""
+
+    widget = SocialHandlesWidget
+
+    def __init__(self, **kwargs: Any) -> None:
+        fields = [
+            forms.URLField(required=False, max_length=200, assume_scheme="https")
+            if not template
+            else forms.CharField(required=False, max_length=200, validators=[_NO_SPACES])
+            for _key, _label, template in SOCIAL_NETWORKS
+        ]
+        kwargs.setdefault("required", False)
+        super().__init__(fields, require_all_fields=False, **kwargs)
+
+    def compress(self, data_list: list[Any]) -> dict[str, str]:
+        values = zip(SOCIAL_NETWORKS, data_list or [], strict=False)
+        return {key: str(value).strip() for (key, _l, _t), value in values if value}
+
+
 class ContactForm(ContactChannelsMixin, RecordForm):
     model = Contact
     model_fields = [
@@ -175,6 +236,7 @@ class ContactForm(ContactChannelsMixin, RecordForm):
         "birthdate",
         "do_not_call",
         "email_opt_out",
+        "social",
         "description",
     ]
     widgets = {
@@ -197,6 +259,10 @@ class ContactForm(ContactChannelsMixin, RecordForm):
     )
     owner = _owner_field()
     team = _team_field()
+    social = SocialHandlesField(
+        label="Social handles",
+        help_text="A handle (ana-lee) or the profile's full URL; leave a network blank to drop it.",
+    )
 
     def __init__(self, *args: Any, user: Principal, **kwargs: Any) -> None:
         super().__init__(*args, user=user, **kwargs)
@@ -204,6 +270,14 @@ class ContactForm(ContactChannelsMixin, RecordForm):
         current = getattr(self.instance, "account", None)
         account_field.queryset = _accounts_for(user, current)  # type: ignore[attr-defined]
         account_field.current = current  # type: ignore[attr-defined]
+
+    def clean_social(self) -> dict[str, str]:
+        """The networks on the form, plus any others the contact has (set through the API or
+        an import), which the form does not show and must not drop."""
+        known = {key for key, _label, _template in SOCIAL_NETWORKS}
+        saved = getattr(self.instance, "social", None) or {}
+        others = {key: value for key, value in saved.items() if key not in known}
+        return {**others, **(self.cleaned_data.get("social") or {})}
 
 
 class AccountBulkEditForm(BulkEditForm):

@@ -2,6 +2,7 @@ from django.urls import path
 
 from patron.contacts import competitor_views, structure_views
 from patron.contacts.channel_views import contact_channels_edit
+from patron.contacts.related_list_views import related_list_urlpatterns
 from patron.contacts.views import account_pages, contact_pages
 from patron.core.record_pages import record_urlpatterns
 
@@ -27,6 +28,7 @@ urlpatterns = [
         name="account_competitor_remove",
     ),
     path("contacts/<int:pk>/channels/", contact_channels_edit, name="contact_channels"),
+    *related_list_urlpatterns(),
     path(
         "accounts/<int:pk>/team/add/",
         structure_views.account_team_add,
