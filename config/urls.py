@@ -10,4 +10,5 @@ urlpatterns = [
     path("", include("patron.users.urls")),
     path("", include("patron.contacts.urls")),
     path("", include("patron.contacts.vcard_urls")),
+    path("", include("patron.activities.urls")),
 ]

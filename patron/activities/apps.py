@@ -10,6 +10,7 @@ class ActivitiesConfig(AppConfig):
         from patron.activities import calendar_sync
         from patron.activities.calendar_views import register_calendar_nav
         from patron.activities.models import Activity
+        from patron.activities.search import register_search
         from patron.activities.selectors import (
             assignee_and_attendee_rule,
             explain_assignee_and_attendee,
@@ -17,6 +18,7 @@ class ActivitiesConfig(AppConfig):
             linked_record_rule,
         )
         from patron.activities.timeline import register_activities_timeline
+        from patron.activities.views import register_ui
         from patron.core.visibility import register_visibility_rule
 
         register_visibility_rule(
@@ -24,5 +26,7 @@ class ActivitiesConfig(AppConfig):
         )
         register_visibility_rule(Activity, linked_record_rule, explain_linked_record)
         register_activities_timeline()
+        register_search()
+        register_ui()
         calendar_sync.connect()
         register_calendar_nav()

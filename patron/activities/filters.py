@@ -8,10 +8,10 @@ import django_filters
 from django.apps import apps
 from django.contrib.contenttypes.models import ContentType
 from django.core.validators import RegexValidator
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
 from patron.activities.choices import ActivityKind, TaskPriority, TaskStatus
-from patron.activities.models import Activity, ActivityLink
+from patron.activities.models import Activity, ActivityAttendee, ActivityLink
 from patron.users.models import User
 
 # Sort keys mapped to columns; the last is the tiebreaker that keeps keyset paging stable.
@@ -46,9 +46,20 @@ class ActivityFilter(django_filters.FilterSet):
         ],
     )
 
+    involves = django_filters.ModelChoiceFilter(
+        queryset=User.objects.filter(is_active=True),
+        method="filter_involves",
+        label="Involving (owner, assignee or attendee)",
+    )
+
     class Meta:
         model = Activity
         fields: list[str] = []
+
+    def filter_involves(self, queryset: QuerySet[Any], name: str, value: User) -> QuerySet[Any]:
+        """Activities a person owns, is assigned or attends: "mine" when it is oneself."""
+        attending = ActivityAttendee.objects.filter(user=value).values("activity_id")
+        return queryset.filter(Q(owner=value) | Q(assignee=value) | Q(pk__in=attending))
 
     def filter_linked(self, queryset: QuerySet[Any], name: str, value: str) -> QuerySet[Any]:
         object_type, _, pk = value.rpartition(":")

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
+from collections.abc import Iterable
 from typing import Any, TypeVar
 
 from django.apps import apps
 from django.contrib.contenttypes.models import ContentType
-from django.db.models import Prefetch, Q, QuerySet
+from django.db.models import F, Prefetch, Q, QuerySet
 
-from patron.activities.choices import ActivityKind
+from patron.activities.choices import ActivityKind, TaskStatus
 from patron.activities.models import Activity, ActivityAttendee, ActivityLink
 from patron.core.choices import Action
 from patron.core.exceptions import PermissionDenied, RecordNotFound
@@ -119,3 +121,36 @@ def explain_linked_record(profile: AccessProfile, record: Any) -> list[str]:
             label = model._meta.verbose_name
             reasons.append(f"It is linked to the {label} {target}, which you can see.")
     return reasons
+
+
+# --- pages: names of linked records, my open tasks ------------------------------------------
+
+
+def record_names(*, user: Principal, refs: Iterable[tuple[int, int]]) -> dict[tuple[int, int], str]:
+    """The names of the records ``refs`` (content type id, record id) points at that ``user``
+    may see, keyed like ``refs``; one query per kind of record, whatever the number of refs.
+    Records the user may not see are left out, so a link never reveals a name."""
+    wanted: dict[int, set[int]] = defaultdict(set)
+    for content_type_id, object_id in refs:
+        wanted[content_type_id].add(object_id)
+    names: dict[tuple[int, int], str] = {}
+    for content_type_id, ids in wanted.items():
+        model = ContentType.objects.get_for_id(content_type_id).model_class()
+        if model is None or not issubclass(model, BusinessRecord):
+            continue
+        for record in model.objects.visible_to(user).filter(pk__in=ids):
+            names[(content_type_id, record.pk)] = str(record)
+    return names
+
+
+def open_tasks_of(*, user: Principal) -> RecordQuerySet[Activity]:
+    """Tasks assigned to ``user`` that are not done or cancelled, soonest due first."""
+    return (
+        activity_list(user=user)
+        .filter(
+            kind=ActivityKind.TASK,
+            assignee_id=user.pk,
+            status__in=[TaskStatus.OPEN, TaskStatus.IN_PROGRESS],
+        )
+        .order_by(F("due_at").asc(nulls_last=True), "id")
+    )

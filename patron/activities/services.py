@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from patron.activities.choices import ActivityKind, AttendeeResponse, TaskPriority, TaskStatus
 from patron.activities.models import Activity, ActivityAttendee, ActivityLink
-from patron.core import events, records
+from patron.core import events, records, search
 from patron.core.choices import Action, Via
 from patron.core.exceptions import PermissionDenied, ValidationFailed
 from patron.core.models import BusinessRecord
@@ -264,6 +264,7 @@ def activity_create(
         for row in attendee_rows:
             row.activity = activity
         ActivityAttendee.objects.bulk_create(attendee_rows)
+        search.index_record(activity)
     return activity
 
 
@@ -290,17 +291,26 @@ def activity_update(
     if "owner" in fields and fields["owner"] is None:
         raise ValidationFailed("Every activity has an owner.", errors={"owner": ["Choose one."]})
     cleaned = _clean_activity(fields, instance=activity, kind=activity.kind)
-    return records.record_update(
-        activity, changes=cleaned, actor=user, via=via, expected_version=expected_version
-    )
+    with transaction.atomic():
+        updated = records.record_update(
+            activity, changes=cleaned, actor=user, via=via, expected_version=expected_version
+        )
+        search.index_record(updated)
+    return updated
 
 
 def activity_delete(*, user: Principal, activity: Activity, via: str = Via.UI) -> Activity:
-    return records.record_soft_delete(activity, actor=user, via=via)
+    with transaction.atomic():
+        deleted = records.record_soft_delete(activity, actor=user, via=via)
+        search.unindex_record(deleted)
+    return deleted
 
 
 def activity_restore(*, user: Principal, activity: Activity, via: str = Via.UI) -> Activity:
-    return records.record_restore(activity, actor=user, via=via)
+    with transaction.atomic():
+        restored = records.record_restore(activity, actor=user, via=via)
+        search.index_record(restored)
+    return restored
 
 
 def task_complete(
