@@ -7,7 +7,7 @@ from typing import Any
 
 from django.http import HttpRequest
 from django.urls import reverse
-from ninja import Router, Schema
+from ninja import Router, Schema, Status
 from pydantic import ConfigDict, Field
 
 from patron.activities.calendar import calendar_feed_reset
@@ -134,9 +134,9 @@ def calendar_import(request: HttpRequest) -> dict[str, Any]:
     ),
     operation_id="calendar_feed_reset",
 )
-def calendar_feed(request: HttpRequest) -> tuple[int, dict[str, str]]:
+def calendar_feed(request: HttpRequest) -> Status[dict[str, str]]:
     token = calendar_feed_reset(user=request_user(request))
-    return 201, {"url": request.build_absolute_uri(reverse("calendar:feed", args=[token]))}
+    return Status(201, {"url": request.build_absolute_uri(reverse("calendar:feed", args=[token]))})
 
 
 def _reminders(activity_id: int) -> dict[str, Any]:
