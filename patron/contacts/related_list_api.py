@@ -26,7 +26,12 @@ from ninja.decorators import decorate_view
 from pydantic import ConfigDict, Field, create_model
 
 from patron.contacts.choices import ConsentPurpose, ConsentSource, ConsentStatus
-from patron.contacts.related_list_selectors import contact_rows, related_list, related_row_get
+from patron.contacts.related_list_selectors import (
+    contact_rows,
+    related_contact_get,
+    related_list,
+    related_row_get,
+)
 from patron.contacts.related_list_services import (
     consent_record,
     related_row_create,
@@ -34,7 +39,6 @@ from patron.contacts.related_list_services import (
     related_row_update,
 )
 from patron.contacts.related_lists import CONSENTS, RELATED_LISTS, RelatedListSpec
-from patron.contacts.selectors import contact_get
 from patron.core.api import idempotency
 from patron.core.api.auth import request_user
 from patron.core.api.openapi import filter_parameters
@@ -194,7 +198,7 @@ def add_related_routes(router: Router, spec: RelatedListSpec) -> None:
         openapi_extra={"parameters": filter_parameters(spec.filterset)},
     )
     def index(request: HttpRequest, contact_id: int, params: Query[ListParams]) -> dict[str, Any]:
-        contact = contact_get(user=request_user(request), pk=contact_id)
+        contact = related_contact_get(user=request_user(request), pk=contact_id)
         rows, next_cursor = _page(request, spec, contact_rows(spec=spec, contact=contact), params)
         return page_body([row_data(spec, row, str(contact)) for row in rows], next_cursor)
 
@@ -214,7 +218,7 @@ def add_related_routes(router: Router, spec: RelatedListSpec) -> None:
         response: HttpResponse,
     ) -> Status[dict[str, Any]]:
         user = request_user(request)
-        contact = contact_get(user=user, pk=contact_id, action=Action.UPDATE)
+        contact = related_contact_get(user=user, pk=contact_id, action=Action.UPDATE)
         row = related_row_create(
             user=user, spec=spec, contact=contact, via=Via.API, **_sent(payload)
         )
@@ -228,7 +232,7 @@ def add_related_routes(router: Router, spec: RelatedListSpec) -> None:
         operation_id=f"contact_{spec.noun}_get",
     )
     def detail(request: HttpRequest, contact_id: int, row_id: int) -> dict[str, Any]:
-        contact = contact_get(user=request_user(request), pk=contact_id)
+        contact = related_contact_get(user=request_user(request), pk=contact_id)
         return row_data(spec, related_row_get(spec=spec, contact=contact, pk=row_id), str(contact))
 
     @router.patch(
@@ -245,7 +249,7 @@ def add_related_routes(router: Router, spec: RelatedListSpec) -> None:
         payload: Patch,  # type: ignore[valid-type]
     ) -> dict[str, Any]:
         user = request_user(request)
-        contact = contact_get(user=user, pk=contact_id, action=Action.UPDATE)
+        contact = related_contact_get(user=user, pk=contact_id, action=Action.UPDATE)
         row = related_row_get(spec=spec, contact=contact, pk=row_id)
         row = related_row_update(
             user=user, spec=spec, contact=contact, row=row, via=Via.API, **_sent(payload)
@@ -261,7 +265,7 @@ def add_related_routes(router: Router, spec: RelatedListSpec) -> None:
     )
     def remove(request: HttpRequest, contact_id: int, row_id: int) -> HttpResponse:
         user = request_user(request)
-        contact = contact_get(user=user, pk=contact_id, action=Action.UPDATE)
+        contact = related_contact_get(user=user, pk=contact_id, action=Action.UPDATE)
         row = related_row_get(spec=spec, contact=contact, pk=row_id)
         related_row_delete(user=user, spec=spec, contact=contact, row=row, via=Via.API)
         return HttpResponse(status=204)
@@ -300,7 +304,7 @@ _CONSENTS = "/contacts/{int:contact_id}/consents"
     operation_id="contact_consent_list",
 )
 def consent_index(request: HttpRequest, contact_id: int) -> list[dict[str, Any]]:
-    contact = contact_get(user=request_user(request), pk=contact_id)
+    contact = related_contact_get(user=request_user(request), pk=contact_id)
     rows = contact_rows(spec=CONSENTS, contact=contact)
     return [row_data(CONSENTS, row, str(contact)) for row in rows]
 
@@ -320,7 +324,7 @@ def consent_put(
     request: HttpRequest, contact_id: int, purpose: ConsentPurpose, payload: ConsentAnswer
 ) -> dict[str, Any]:
     user = request_user(request)
-    contact = contact_get(user=user, pk=contact_id, action=Action.UPDATE)
+    contact = related_contact_get(user=user, pk=contact_id, action=Action.UPDATE)
     row = consent_record(
         user=user,
         contact=contact,

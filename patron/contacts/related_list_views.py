@@ -25,7 +25,12 @@ from django.views.decorators.http import require_POST
 
 from patron.contacts.forms import SOCIAL_NETWORKS
 from patron.contacts.models import Contact
-from patron.contacts.related_list_selectors import contact_rows, related_list, related_row_get
+from patron.contacts.related_list_selectors import (
+    contact_rows,
+    related_contact_get,
+    related_list,
+    related_row_get,
+)
 from patron.contacts.related_list_services import (
     consent_record,
     related_row_create,
@@ -33,7 +38,6 @@ from patron.contacts.related_list_services import (
     related_row_update,
 )
 from patron.contacts.related_lists import CONSENTS, RELATED_LISTS, SPECS_BY_SLUG, RelatedListSpec
-from patron.contacts.selectors import contact_get
 from patron.core.choices import Action, SecurityEventKind
 from patron.core.exceptions import PermissionDenied, RecordNotFound, ValidationFailed
 from patron.core.exports import safe_cell
@@ -163,7 +167,7 @@ def register_related_lists() -> None:
 
 def _form_page(request: HttpRequest, pk: int, slug: str, row_pk: int | None) -> HttpResponse:
     spec, user = _spec(slug), _user(request)
-    contact = contact_get(user=user, pk=pk, action=Action.UPDATE)
+    contact = related_contact_get(user=user, pk=pk, action=Action.UPDATE)
     row = related_row_get(spec=spec, contact=contact, pk=row_pk) if row_pk else None
     form = spec.form_class(
         request.POST if request.method == "POST" else None, spec=spec, user=user, row=row
@@ -206,7 +210,7 @@ def related_row_edit(request: HttpRequest, pk: int, slug: str, row_pk: int) -> H
 
 def related_row_remove(request: HttpRequest, pk: int, slug: str, row_pk: int) -> HttpResponse:
     spec, user = _spec(slug), _user(request)
-    contact = contact_get(user=user, pk=pk)
+    contact = related_contact_get(user=user, pk=pk)
     row = related_row_get(spec=spec, contact=contact, pk=row_pk)
     related_row_delete(user=user, spec=spec, contact=contact, row=row)
     messages.success(request, f"{spec.label} “{spec.describe(row)}” was removed from {contact}.")
