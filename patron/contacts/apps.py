@@ -15,6 +15,7 @@ class ContactsConfig(AppConfig):
         from patron.contacts.search import register_search
         from patron.contacts.selectors import register_visibility_rules
         from patron.contacts.timeline import register_timeline_scopes
+        from patron.contacts.vcard_views import register_vcard_job
         from patron.contacts.views import register_ui
 
         register_exports()
@@ -26,3 +27,4 @@ class ContactsConfig(AppConfig):
         register_timeline_scopes()
         register_competitor_ui()
         register_purchase_history_panel()
+        register_vcard_job()

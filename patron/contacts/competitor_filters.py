@@ -18,8 +18,8 @@ COMPETITOR_SORTS: dict[str, tuple[str, ...]] = {
 }
 
 
-# django-filter has no type hints (pyproject relaxes this for modules named filters only).
-class CompetitorFilter(django_filters.FilterSet):  # type: ignore[misc]
+# django-filter has no type hints (pyproject relaxes this for FilterSet modules).
+class CompetitorFilter(django_filters.FilterSet):
     q = django_filters.CharFilter(method="filter_text", label="Name, website or product contains")
     account = django_filters.NumberFilter(method="filter_account", label="Present at account (id)")
     owner = django_filters.ModelChoiceFilter(queryset=User.objects.filter(is_active=True))

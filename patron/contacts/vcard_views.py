@@ -21,6 +21,7 @@ from patron.contacts.vcard_services import (
     BACKGROUND_MIN_CARDS,
     MAX_EXPORT_CONTACTS,
     MAX_UPLOAD_BYTES,
+    VCARD_IMPORT_KIND,
     contact_list_export,
     contact_vcard,
     contacts_import_vcard,
@@ -31,6 +32,7 @@ from patron.contacts.vcard_services import (
 )
 from patron.core.choices import Action, JobStatus, Via
 from patron.core.exceptions import PermissionDenied
+from patron.core.jobs import JobKind, register_job_kind
 from patron.core.record_pages import list_query
 from patron.core.views import handles_domain_errors, is_htmx, render_error
 from patron.users.models import User
@@ -146,3 +148,10 @@ def contact_vcard_import_job(request: HttpRequest, pk: int) -> HttpResponse:
     if is_htmx(request):
         return render(request, "contacts/partials/vcard_import_job.html", context)
     return render(request, "contacts/vcard_import_job.html", context)
+
+
+def register_vcard_job() -> None:
+    """Name vCard import jobs and link them to their report page (from AppConfig.ready)."""
+    register_job_kind(
+        JobKind(kind=VCARD_IMPORT_KIND, label="vCard import", url_name="vcard:import_job")
+    )

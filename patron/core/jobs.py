@@ -7,13 +7,45 @@ idempotent: a job that is already done is not run again when a message is redeli
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from django.db import transaction
+from django.urls import reverse
 from django.utils import timezone
 
 from patron.core.choices import JobStatus
 from patron.core.models import Job
+
+
+@dataclass(frozen=True)
+class JobKind:
+    """How pages name one kind of job and where its result is shown."""
+
+    kind: str
+    label: str
+    # A page that shows this kind's result (its URL takes the job's pk); without one the
+    # generic job page with the progress bar and download is used.
+    url_name: str = ""
+
+
+_job_kinds: dict[str, JobKind] = {}
+
+
+def register_job_kind(kind: JobKind) -> None:
+    _job_kinds[kind.kind] = kind
+
+
+def job_label(job: Job) -> str:
+    registered = _job_kinds.get(job.kind)
+    return registered.label if registered else "Background job"
+
+
+def job_url(job: Job) -> str:
+    registered = _job_kinds.get(job.kind)
+    if registered and registered.url_name:
+        return reverse(registered.url_name, args=[job.pk])
+    return reverse("ui:job_detail", args=[job.pk])
 
 
 def enqueue(task_name: str, *args: Any, **kwargs: Any) -> None:

@@ -14,6 +14,8 @@ from django.utils import formats, timezone
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
+from patron.core.jobs import job_label, job_url
+from patron.core.models import Job
 from patron.core.values import format_phone
 
 register = template.Library()
@@ -139,3 +141,15 @@ def sort_header(context: Context, label: str, key: str, css_class: str = "") -> 
 def initials(value: Any) -> str:
     words = str(value or "").split()
     return "".join(word[0] for word in words[:2]).upper()
+
+
+@register.filter
+def job_title(job: Job) -> str:
+    """The job's kind as pages name it, e.g. "CSV export"."""
+    return job_label(job)
+
+
+@register.filter
+def job_page(job: Job) -> str:
+    """The page that shows the job's progress and result."""
+    return job_url(job)

@@ -89,7 +89,7 @@ def test_components_page_shows_each_component(client, rep):
 
 
 def test_job_page_is_private_to_its_creator(client, rep, other_rep):
-    job = Job.objects.create(kind="contacts.export_csv", created_by=rep)
+    job = Job.objects.create(kind="core.export_csv", created_by=rep)
     client.force_login(other_rep)
     assert client.get(f"/ui/jobs/{job.pk}/").status_code == 404
     assert client.get(f"/ui/jobs/{job.pk}/download/").status_code == 404
@@ -97,7 +97,7 @@ def test_job_page_is_private_to_its_creator(client, rep, other_rep):
 
 def test_job_progress_partial_polls_until_done_then_offers_download(client, rep):
     job = Job.objects.create(
-        kind="contacts.export_csv",
+        kind="core.export_csv",
         created_by=rep,
         status=JobStatus.RUNNING,
         progress_done=5,
@@ -121,7 +121,7 @@ def test_job_progress_partial_polls_until_done_then_offers_download(client, rep)
 
 
 def test_download_of_unfinished_job_is_404(client, rep):
-    job = Job.objects.create(kind="contacts.export_csv", created_by=rep)
+    job = Job.objects.create(kind="core.export_csv", created_by=rep)
     client.force_login(rep)
     assert client.get(f"/ui/jobs/{job.pk}/download/").status_code == 404
 
