@@ -40,6 +40,8 @@ from patron.contacts.models import (
 from patron.contacts.related_list_forms import RelatedRowForm
 
 Errors = dict[str, list[str]]
+# Ids are 64-bit; a larger number would overflow the database driver rather than match nothing.
+LARGEST_ID = 2**63 - 1
 # A recorded consent may be dated a little ahead of the server's clock (the form's clock).
 CONSENT_CLOCK_SKEW = datetime.timedelta(minutes=5)
 
@@ -89,14 +91,18 @@ def _consent_rules(row: Any) -> Errors:
 class _ContactRowFilter(django_filters.FilterSet):  # type: ignore[misc]
     """Filters every related list has: the contact, and when the row was added."""
 
-    contact = django_filters.NumberFilter(field_name="contact_id", label="Contact id")
+    contact = django_filters.NumberFilter(
+        field_name="contact_id", label="Contact id", min_value=1, max_value=LARGEST_ID
+    )
     created_after = django_filters.DateFilter(field_name="created_at", lookup_expr="date__gte")
     created_before = django_filters.DateFilter(field_name="created_at", lookup_expr="date__lte")
 
 
 class CompetitorProductFilter(_ContactRowFilter):
     q = django_filters.CharFilter(field_name="product", lookup_expr="icontains", label="Product")
-    competitor = django_filters.NumberFilter(field_name="competitor_id", label="Competitor id")
+    competitor = django_filters.NumberFilter(
+        field_name="competitor_id", label="Competitor id", min_value=1, max_value=LARGEST_ID
+    )
     contract_ends_after = django_filters.DateFilter(field_name="contract_end", lookup_expr="gte")
     contract_ends_before = django_filters.DateFilter(field_name="contract_end", lookup_expr="lte")
 
