@@ -49,7 +49,7 @@ class ActivityFilter(django_filters.FilterSet):
     involves = django_filters.ModelChoiceFilter(
         queryset=User.objects.filter(is_active=True),
         method="filter_involves",
-        label="Involving (owner, assignee or attendee)",
+        label="Involving (owner, assignee, attendee)",
     )
 
     class Meta:

@@ -184,6 +184,13 @@ class ActivityForm(RecordForm):
             if "reminder_minutes" in self.fields:
                 first = instance.reminders.order_by("minutes_before").first()
                 self.initial["reminder_minutes"] = first.minutes_before if first else None
+        if "direction" in self.fields:
+            self.fields["direction"].choices = CallDirection.choices  # type: ignore[attr-defined]
+            self.fields["direction"].initial = CallDirection.OUTBOUND
+        if "outcome" in self.fields:
+            self.fields["outcome"].choices = [("", "—"), *CallOutcome.choices]  # type: ignore[attr-defined]
+        if self.activity_kind == ActivityKind.CALL:
+            self.fields["description"].label = "Notes"
         if self.activity_kind == ActivityKind.NOTE:
             self.fields["description"].label = "Note"
         elif "subject" in self.fields:

@@ -128,11 +128,12 @@ def _record_entry(
 def link_entries(user: User, activities: list[Activity]) -> dict[int, list[dict[str, Any]]]:
     """The linked records of each of ``activities`` (links prefetched), by activity id; one
     query per kind of linked record for all of them together."""
-    links: list[ActivityLink] = [link for a in activities for link in a.links.all()]
+    unique = list({a.pk: a for a in activities}.values())
+    links: list[ActivityLink] = [link for a in unique for link in a.links.all()]
     names = selectors.record_names(
         user=user, refs=[(link.content_type_id, link.object_id) for link in links]
     )
-    entries: dict[int, list[dict[str, Any]]] = {a.pk: [] for a in activities}
+    entries: dict[int, list[dict[str, Any]]] = {a.pk: [] for a in unique}
     for link in links:
         entries[link.activity_id].append(_record_entry(link.content_type, link.object_id, names))
     return entries

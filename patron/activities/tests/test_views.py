@@ -57,7 +57,7 @@ def test_list_shows_kind_subject_links_and_queries_do_not_grow(rep_client, rep, 
     body = response.content.decode()
     assert "Send the quote" in body
     assert f'<a href="/accounts/{acme.pk}/">Acme Corporation</a>' in body
-    assert f'<a href="/contacts/{contact.pk}/">Ann Lee</a>' in body
+    assert body.count(f'<a href="/contacts/{contact.pk}/">Ann Lee</a>') == 1
     assert len(few.captured_queries) <= LIST_QUERIES
     for i in range(12):
         activity_create(user=rep, kind="call", subject=f"Call {i}", links=links)
