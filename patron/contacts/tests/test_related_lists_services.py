@@ -247,6 +247,21 @@ def test_a_second_subscription_with_the_same_kind_and_name_is_a_field_error(rep,
     assert Subscription.objects.count() == 3
 
 
+def test_a_twin_written_by_a_concurrent_request_is_a_field_error_too(rep, ana, monkeypatch):
+    """Two requests may both pass the check before either saves; the database's unique
+    constraint then refuses the second, which must still read as a field error."""
+    related_row_create(
+        user=rep, spec=SUBSCRIPTIONS, contact=ana, name="Weekly", kind="list", status="pending"
+    )
+    monkeypatch.setattr("patron.contacts.related_list_services._duplicate", lambda spec, row: False)
+    with pytest.raises(ValidationFailed) as caught:
+        related_row_create(
+            user=rep, spec=SUBSCRIPTIONS, contact=ana, name="Weekly", kind="list", status="pending"
+        )
+    assert "already has a subscription" in caught.value.errors["name"][0]
+    assert Subscription.objects.count() == 1
+
+
 def test_a_second_consent_row_for_a_purpose_is_a_field_error(rep, ana):
     related_row_create(
         user=rep, spec=CONSENTS, contact=ana, purpose="phone", status="granted", source="phone"

@@ -145,8 +145,13 @@ def test_editing_and_removing_a_row_from_the_card(rep, ana):
     response = client.post(f"/contacts/{ana.pk}/literature-requests/{row.pk}/remove/")
     assert response.status_code == 302
     assert not LiteratureRequest.objects.exists()
-    history = client.get(f"/contacts/{ana.pk}/").content.decode()
-    assert "Literature requests" in history
+    history = client.get(f"/contacts/{ana.pk}/").context["changes"]
+    logged = [c for row in history for c in row["changes"] if c["label"] == "Literature requests"]
+    assert [(c["old"], c["new"]) for c in logged] == [
+        (f"{MARKER} (Post, 2026-05-01)", None),
+        (f"{MARKER} (Email, 2026-05-01)", f"{MARKER} (Post, 2026-05-01)"),
+        (None, f"{MARKER} (Email, 2026-05-01)"),
+    ]
 
 
 def test_recording_consent_from_the_page_replaces_the_answer(rep, ana):
