@@ -8,7 +8,7 @@ class ActivitiesConfig(AppConfig):
 
     def ready(self) -> None:
         from patron.activities import calendar_sync
-        from patron.activities.calendar_views import register_calendar_nav
+        from patron.activities.calendar_views import register_calendar_ui
         from patron.activities.models import Activity
         from patron.activities.search import register_search
         from patron.activities.selectors import (
@@ -29,4 +29,4 @@ class ActivitiesConfig(AppConfig):
         register_search()
         register_ui()
         calendar_sync.connect()
-        register_calendar_nav()
+        register_calendar_ui()

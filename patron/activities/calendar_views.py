@@ -9,11 +9,12 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_POST, require_safe
 
 from patron.activities.calendar import (
     Entry,
@@ -25,22 +26,78 @@ from patron.activities.calendar import (
     feed_document,
     team_members,
 )
+from patron.activities.choices import ReminderChannel
 from patron.activities.ics import CONTENT_TYPE, ImportResult, ics_import, zone_of
+from patron.activities.models import ActivityReminder
+from patron.activities.reminders import reminder_anchor, reminders_set
+from patron.activities.selectors import activity_get
+from patron.core.choices import Action
 from patron.core.context_processors import NavItem, register_nav_item
 from patron.core.exceptions import ValidationFailed
-from patron.core.record_pages import object_ui, record_detail_url
-from patron.core.views import principal
+from patron.core.record_pages import (
+    DetailPanel,
+    object_ui,
+    record_detail_url,
+    register_detail_panel,
+)
+from patron.core.views import handles_domain_errors, principal
+from patron.core.visibility import can_access
 
 VIEWS = ("day", "week", "month")
 ACTIVITY = "activities.activity"
 
 
-def register_calendar_nav() -> None:
+def register_calendar_ui() -> None:
     register_nav_item(
         NavItem(
             area="Sales", label="Calendar", url_name="calendar:mine", object_type=ACTIVITY, order=60
         )
     )
+    register_detail_panel(
+        DetailPanel(
+            key="activities.reminders",
+            template="activities/partials/reminders_panel.html",
+            context=reminders_panel,
+            object_types=frozenset({ACTIVITY}),
+            order=20,
+            column="side",
+        )
+    )
+
+
+# Offered as ticks in the reminders card (minutes before); other values set through the
+# API are shown too.
+PRESET_MINUTES = (0, 5, 10, 15, 30, 60, 120, 1440, 2880, 10080)
+
+
+def minutes_label(minutes: int) -> str:
+    if minutes == 0:
+        return "At the time"
+    for size, unit in ((10080, "week"), (1440, "day"), (60, "hour")):
+        if minutes % size == 0:
+            count = minutes // size
+            return f"{count} {unit}{'s' if count != 1 else ''} before"
+    return f"{minutes} minutes before"
+
+
+def reminders_panel(request: HttpRequest, record: Any) -> dict[str, Any] | None:
+    """The reminders card of an appointment or a dated task (None for other activities)."""
+    if reminder_anchor(record) is None:
+        return None
+    rows = list(ActivityReminder.objects.filter(activity=record).order_by("minutes_before"))
+    chosen = {row.minutes_before for row in rows}
+    options = [
+        {"minutes": m, "label": minutes_label(m), "checked": m in chosen}
+        for m in sorted(set(PRESET_MINUTES) | chosen)
+    ]
+    return {
+        "activity": record,
+        "reminders": [(row, minutes_label(row.minutes_before)) for row in rows],
+        "options": options,
+        "channel": rows[0].channel if rows else ReminderChannel.IN_APP,
+        "channels": ReminderChannel.choices,
+        "may_change": can_access(principal(request), record, Action.UPDATE),
+    }
 
 
 @dataclass(frozen=True)
@@ -204,7 +261,31 @@ def feed_reset(request: HttpRequest) -> HttpResponse:
     return render(request, "activities/calendar_feed.html", {"feed_url": url})
 
 
-@require_GET
+@login_required
+@require_POST
+@handles_domain_errors
+def reminders_update(request: HttpRequest, pk: int) -> HttpResponse:
+    """Replace an activity's reminders with the ticked ones, then return to its page."""
+    user = principal(request)
+    activity = activity_get(user=user, pk=pk, action=Action.UPDATE)
+    chosen = [int(v) for v in request.POST.getlist("minutes") if v.isdigit()]
+    try:
+        reminders_set(
+            activity=activity,
+            minutes=chosen,
+            channel=request.POST.get("channel") or ReminderChannel.IN_APP,
+        )
+    except ValidationFailed as exc:
+        problems = [m for messages_ in exc.errors.values() for m in messages_]
+        messages.error(request, " ".join(problems) or exc.detail)
+    else:
+        messages.success(
+            request, f"Reminders saved ({len(chosen)})." if chosen else "Reminders removed."
+        )
+    return redirect(record_detail_url(ACTIVITY, activity.pk) or reverse("calendar:mine"))
+
+
+@require_safe
 def feed(request: HttpRequest, token: str) -> HttpResponse:
     user = calendar_feed_user(token=token)
     if user is None:

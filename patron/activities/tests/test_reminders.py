@@ -191,3 +191,56 @@ def test_reminders_api_hides_activities_the_caller_cannot_see(client, rep, meeti
     assert response.status_code == 404
     assert not ActivityAttendee.objects.filter(user=stranger).exists()
     assert not ActivityReminder.objects.filter(activity=meeting).exists()
+
+
+def test_reminders_card_ticks_and_saves_reminders(client, rep, meeting):
+    from django.test import RequestFactory
+
+    from patron.activities.calendar_views import reminders_panel
+
+    reminders_set(activity=meeting, minutes=[45])
+    request = RequestFactory().get("/")
+    request.user = rep
+    panel = reminders_panel(request, meeting)
+    assert panel is not None
+    assert panel["may_change"]
+    assert [o["minutes"] for o in panel["options"] if o["checked"]] == [45]
+    assert "45 minutes before" in [o["label"] for o in panel["options"]]
+
+    client.force_login(rep)
+    response = client.post(
+        f"/calendar/reminders/{meeting.pk}/", {"minutes": ["15", "1440"], "channel": "both"}
+    )
+    assert response.status_code == 302
+    assert sorted(
+        ActivityReminder.objects.filter(activity=meeting).values_list("minutes_before", "channel")
+    ) == [(15, "both"), (1440, "both")]
+
+
+def test_reminders_card_is_read_only_for_attendees_and_absent_for_notes(
+    client, rep, other_rep, meeting
+):
+    from django.test import RequestFactory
+
+    from patron.activities.calendar_views import reminders_panel
+
+    request = RequestFactory().get("/")
+    request.user = other_rep
+    panel = reminders_panel(request, meeting)
+    assert panel is not None
+    assert not panel["may_change"]
+    note = activity_create(user=rep, kind="note", description="Just a note")
+    assert reminders_panel(request, note) is None
+
+    client.force_login(other_rep)
+    response = client.post(f"/calendar/reminders/{meeting.pk}/", {"minutes": ["15"]})
+    assert response.status_code == 403
+    assert not ActivityReminder.objects.filter(activity=meeting).exists()
+
+
+def test_reminders_card_reports_a_task_without_due_date(client, rep, activity_roles):
+    task = activity_create(user=rep, kind="task", subject="Someday")
+    client.force_login(rep)
+    response = client.post(f"/calendar/reminders/{task.pk}/", {"minutes": ["15"]}, follow=True)
+    assert "Reminders need a due date" in response.content.decode()
+    assert not ActivityReminder.objects.exists()
