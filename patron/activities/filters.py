@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import django_filters
+from django import forms
 from django.apps import apps
 from django.contrib.contenttypes.models import ContentType
 from django.core.validators import RegexValidator
@@ -23,6 +24,8 @@ ACTIVITY_SORTS: dict[str, tuple[str, ...]] = {
     "created": ("created_at", "id"),
     "-created": ("-created_at", "-id"),
 }
+# The list page's date-time picker; it sends ISO 8601 ("2026-12-01T09:00"), as the API does.
+_MOMENT = forms.DateTimeInput(attrs={"type": "datetime-local"})
 
 
 class ActivityFilter(django_filters.FilterSet):
@@ -31,10 +34,18 @@ class ActivityFilter(django_filters.FilterSet):
     priority = django_filters.ChoiceFilter(choices=TaskPriority.choices, empty_label="Any")
     owner = django_filters.ModelChoiceFilter(queryset=User.objects.filter(is_active=True))
     assignee = django_filters.ModelChoiceFilter(queryset=User.objects.filter(is_active=True))
-    due_after = django_filters.IsoDateTimeFilter(field_name="due_at", lookup_expr="gte")
-    due_before = django_filters.IsoDateTimeFilter(field_name="due_at", lookup_expr="lt")
-    occurred_after = django_filters.IsoDateTimeFilter(field_name="occurred_at", lookup_expr="gte")
-    occurred_before = django_filters.IsoDateTimeFilter(field_name="occurred_at", lookup_expr="lt")
+    due_after = django_filters.IsoDateTimeFilter(
+        field_name="due_at", lookup_expr="gte", label="Due from", widget=_MOMENT
+    )
+    due_before = django_filters.IsoDateTimeFilter(
+        field_name="due_at", lookup_expr="lt", label="Due before", widget=_MOMENT
+    )
+    occurred_after = django_filters.IsoDateTimeFilter(
+        field_name="occurred_at", lookup_expr="gte", label="Happens from", widget=_MOMENT
+    )
+    occurred_before = django_filters.IsoDateTimeFilter(
+        field_name="occurred_at", lookup_expr="lt", label="Happens before", widget=_MOMENT
+    )
     linked = django_filters.CharFilter(
         method="filter_linked",
         label="Linked to (object_type:id, e.g. contacts.account:12)",

@@ -77,6 +77,7 @@ def test_each_kind_loads_its_compact_form(rep_client, acme, kind, fields):
     for name in fields:
         assert f'name="{name}"' in body, name
     assert f'value="contacts.account:{acme.pk}"' in body
+    assert f"/activities/new/?kind={kind}&amp;link=contacts.account%3A{acme.pk}" in body
 
 
 def test_logging_a_call_on_an_account_rerenders_the_card_and_tells_the_timeline(

@@ -78,6 +78,15 @@ def test_list_filters_by_kind_and_by_who_is_involved(rep_client, rep, other_rep,
     assert set(_rows(rep_client.get(mine.url))) == {"My task", "My note", "Assigned to me"}
 
 
+def test_list_filters_by_due_range_as_the_date_picker_sends_it(rep_client, rep):
+    _task(rep, subject="Early", due_at=NOON - datetime.timedelta(days=3))
+    _task(rep, subject="On time", due_at=NOON)
+    _task(rep, subject="Late", due_at=NOON + datetime.timedelta(days=3))
+    response = rep_client.get("/activities/?due_after=2026-11-30T00:00&due_before=2026-12-02T00:00")
+    assert _rows(response) == ["On time"]
+    assert 'type="datetime-local"' in response.content.decode()
+
+
 def test_list_filter_with_bad_date_shows_the_error_not_a_500(rep_client):
     response = rep_client.get("/activities/?due_after=not-a-date")
     assert response.status_code == 200
