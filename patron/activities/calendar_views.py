@@ -27,7 +27,13 @@ from patron.activities.calendar import (
     team_members,
 )
 from patron.activities.choices import ReminderChannel
-from patron.activities.ics import CONTENT_TYPE, ImportResult, ics_import, zone_of
+from patron.activities.ics import (
+    CONTENT_TYPE,
+    MAX_IMPORT_BYTES,
+    ImportResult,
+    ics_import,
+    zone_of,
+)
 from patron.activities.models import ActivityReminder
 from patron.activities.reminders import reminder_anchor, reminders_set
 from patron.activities.selectors import activity_get
@@ -198,12 +204,12 @@ def _calendar_page(request: HttpRequest, *, scope: str) -> HttpResponse:
     end = datetime.datetime.combine(
         period.last + datetime.timedelta(days=1), datetime.time(), tzinfo=zone
     )
+    member_count = 1
+    people: Any = [user.pk]
     if scope == "team":
-        members = list(team_members(user=user))
-        people: Any = [m.pk for m in members]
-    else:
-        members = []
-        people = [user.pk]
+        members = team_members(user=user)
+        member_count = members.count()
+        people = members.values("pk")
     rows = list(calendar_activities(user=user, people=people, start=start, end=end))
     by_day = entries_by_day(rows, zone=zone, first=period.first, last=period.last)
     ui = object_ui(ACTIVITY)
@@ -229,7 +235,7 @@ def _calendar_page(request: HttpRequest, *, scope: str) -> HttpResponse:
         "weekday_names": [month_names.day_name[i] for i in range(7)],
         "today": today,
         "zone": zone.key,
-        "members": members,
+        "member_count": member_count,
         "entry_count": len(rows),
         "new_url": _new_appointment_url(
             create_base, period.anchor if view == "day" else today, zone
@@ -293,11 +299,13 @@ def feed(request: HttpRequest, token: str) -> HttpResponse:
     response = HttpResponse(feed_document(user=user), content_type=CONTENT_TYPE)
     response["Content-Disposition"] = 'inline; filename="patron.ics"'
     response["Cache-Control"] = "private, max-age=300"
+    response["X-Robots-Tag"] = "noindex"
     return response
 
 
 @login_required
 @require_POST
+@handles_domain_errors
 def import_ics(request: HttpRequest) -> HttpResponse:
     """Create appointments from an uploaded .ics file; show what was and was not imported."""
     upload = request.FILES.get("file")
@@ -306,6 +314,11 @@ def import_ics(request: HttpRequest) -> HttpResponse:
     if upload is None:
         error = ValidationFailed(
             "No file was uploaded.", errors={"file": ["Choose an .ics file to import."]}
+        )
+    elif upload.size is not None and upload.size > MAX_IMPORT_BYTES:
+        error = ValidationFailed(
+            "The file is too large.",
+            errors={"file": [f"Upload at most {MAX_IMPORT_BYTES // 1_048_576} MB of .ics."]},
         )
     else:
         try:

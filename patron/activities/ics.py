@@ -21,8 +21,8 @@ from django.utils import timezone
 
 from patron.activities.choices import ActivityKind, AttendeeResponse, TaskPriority, TaskStatus
 from patron.activities.models import Activity, ActivityAttendee, ActivityReminder
-from patron.core.choices import Via
-from patron.core.exceptions import PatronError, ValidationFailed
+from patron.core.choices import Action, Via
+from patron.core.exceptions import PatronError, PermissionDenied, ValidationFailed
 
 PRODID = "-//Patron//Patron CRM//EN"
 CONTENT_TYPE = "text/calendar; charset=utf-8"
@@ -407,6 +407,8 @@ def ics_import(*, user: Any, data: bytes, via: str = Via.IMPORT) -> ImportResult
     from patron.activities.reminders import reminders_set
     from patron.activities.services import activity_create
 
+    if not user.access_profile().may(Activity.object_type(), Action.CREATE):
+        raise PermissionDenied("Your role may not create activities, so it cannot import them.")
     calendar = _parse(data)
     zone = zone_of(user)
     events = list(calendar.walk("VEVENT"))

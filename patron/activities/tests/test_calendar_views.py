@@ -72,6 +72,7 @@ def test_team_calendar_shows_my_reports_but_not_my_peers_private_entries(
     client, manager, rep, entries
 ):
     body = page(client, manager, "/calendar/team/?view=week")
+    assert "3 people" in body
     assert "Rita demo" in body
     assert "Mia private" in body
     # Otto is Rita's peer and a report of Mia: his private appointment shows to Mia.
@@ -279,11 +280,17 @@ def test_api_import_takes_a_body_or_a_multipart_file(client, rep, activity_roles
     assert "file" in bad.json()["errors"]
 
 
-def test_api_import_needs_create_permission(client, activity_roles):
+def test_import_needs_create_permission(client, activity_roles):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
     from patron.users.tests.factories import UserFactory
 
     nobody = UserFactory(email="nobody@example.com")
     client.force_login(nobody)
     response = client.post("/api/v1/calendar/import", GOOD_AND_BAD, content_type="text/calendar")
     assert response.status_code == 403
+    upload = SimpleUploadedFile("cal.ics", GOOD_AND_BAD, content_type="text/calendar")
+    response = client.post("/calendar/import/", {"file": upload})
+    assert response.status_code == 403
+    assert "may not create activities" in response.content.decode()
     assert not Activity.objects.exists()
