@@ -79,15 +79,22 @@ def activities_fetch(
 ) -> list[TimelineEntry]:
     """Activities ``user`` may see that concern the targets, newest first."""
     targets_q = _targets_q(targets)
-    linked = ActivityLink.objects.filter(targets_q).values("activity_id")
-    attending = ActivityAttendee.objects.filter(targets_q).values("activity_id")
-    rows = Activity.objects.visible_to(user).filter(
-        Q(pk__in=linked) | Q(pk__in=attending), kind__in=kinds
+    # One IN over a UNION (not an OR of two INs) lets the database start from the links'
+    # index and fetch candidate activities by id, instead of scanning every activity.
+    concerned = (
+        ActivityLink.objects.filter(targets_q)
+        .values("activity_id")
+        .union(ActivityAttendee.objects.filter(targets_q).values("activity_id"))
     )
+    candidates = Activity.objects.visible_to(user).filter(pk__in=concerned, kind__in=kinds)
     if before is not None:
-        rows = rows.filter(before.q("occurred_at", "id"))
+        candidates = candidates.filter(before.q("occurred_at", "id"))
+    # Sorting only (occurred_at, id) of the candidates and loading the full rows of the page
+    # alone halves the time on accounts with thousands of activities (bench/timeline.py).
+    page_ids = candidates.order_by("-occurred_at", "-id").values("pk")[:limit]
+    rows = Activity.objects.filter(pk__in=page_ids).select_related("owner")
     entries = []
-    for activity in rows.select_related("owner").order_by("-occurred_at", "-id")[:limit]:
+    for activity in rows.order_by("-occurred_at", "-id"):
         kind = ActivityKind(activity.kind)
         entries.append(
             TimelineEntry(

@@ -185,3 +185,15 @@ def test_account_timeline_query_count_does_not_grow_with_entries(rep, group):
     page = client.get(urls[1]).json()
     assert len(page["items"]) == 25
     assert page["next_cursor"]
+
+
+def test_a_large_scope_goes_to_the_sources_as_subqueries(rep, group, monkeypatch):
+    from patron.contacts import timeline as contacts_timeline
+
+    note(rep, group["contacts"]["Acme Labs"], "Deep in the tree")
+    note(rep, group["contacts"]["Beta"], "Beside the tree")
+    monkeypatch.setattr(contacts_timeline, "SCOPE_ID_LIMIT", 2)
+    targets = account_scope(rep, group["acme"])
+    assert not isinstance(targets[0].ids, list)
+    assert "Deep in the tree" in activity_titles(rep, group["acme"])
+    assert "Beside the tree" not in activity_titles(rep, group["acme"])
