@@ -286,7 +286,7 @@ def my_tasks(request: HttpRequest) -> HttpResponse:
     user = _user(request)
     if not user.access_profile().may(Activity.object_type(), Action.READ):
         raise PermissionDenied("Your role may not see activities.")
-    rows = list(selectors.open_tasks_of(user=user).select_related("owner")[: MY_TASKS_LIMIT + 1])
+    rows = list(selectors.open_tasks_of(user=user)[: MY_TASKS_LIMIT + 1])
     tasks = rows[:MY_TASKS_LIMIT]
     entries = link_entries(user, tasks)
     return render(
