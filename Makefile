@@ -22,7 +22,7 @@ TEST_DATABASE_URL ?= $(or $(DATABASE_URL),postgres://postgres@127.0.0.1:5432/pat
 TEST_SECRET_KEY ?= $(or $(SECRET_KEY),test-only-secret-key-not-for-production-0123456789abcdef)
 TEST_ALLOWED_HOSTS ?= $(or $(ALLOWED_HOSTS),localhost$(comma)127.0.0.1$(comma)testserver)
 
-.PHONY: help run test test-postgres e2e e2e-postgres lint openapi sync sync-dev clean-tools
+.PHONY: help run test test-postgres e2e e2e-postgres lint openapi bench sync sync-dev clean-tools
 
 help:
 	@echo "make run            install and serve Patron at http://$(HOST):$(PORT) (Ctrl-C stops)"
@@ -32,6 +32,7 @@ help:
 	@echo "make e2e-postgres   the browser tests on PostgreSQL"
 	@echo "make lint           ruff, mypy --strict, import-linter"
 	@echo "make openapi        regenerate docs/openapi.json"
+	@echo "make bench          run the benchmarks in bench/ (throwaway databases; see docs/performance.md)"
 
 .tools/bin/uv:
 	python3 -m pip install --quiet --disable-pip-version-check --target .tools uv
@@ -73,6 +74,11 @@ lint: sync-dev
 
 openapi: sync-dev
 	$(PY) manage.py openapi_schema --output docs/openapi.json
+
+# Each script builds and drops its own database: SQLite in a temporary directory, or a test
+# database beside DATABASE_URL when that is set.
+bench: sync-dev
+	@for script in bench/*.py; do echo "== $$script"; $(PY) $$script || exit 1; done
 
 clean-tools:
 	rm -rf .tools
