@@ -25,6 +25,8 @@ from patron.activities.ics import (
     zone_of,
 )
 from patron.activities.models import Activity, ActivityAttendee
+from patron.core.notifications import notification_send
+from patron.core.record_pages import record_detail_url
 
 logger = logging.getLogger(__name__)
 
@@ -48,20 +50,34 @@ def _when(activity: Activity) -> str:
     return f"{text} ({zone.key})"
 
 
-def _message(
-    activity: Activity, address: Address, ics: bytes, *, cancelled: bool, update: bool
-) -> EmailMultiAlternatives:
+def _headline(activity: Activity, *, cancelled: bool, update: bool) -> tuple[str, str]:
+    """The subject line and the opening sentence of an invitation, update or cancellation."""
     subject = activity.subject or "Appointment"
     organiser = activity.owner.get_full_name() or activity.owner.email
     if cancelled:
-        heading = f"Cancelled: {subject}"
-        first = f"{organiser} cancelled this appointment."
-    elif update:
-        heading = f"Updated invitation: {subject}"
-        first = f"{organiser} changed this appointment."
-    else:
-        heading = f"Invitation: {subject}"
-        first = f"{organiser} invites you to this appointment."
+        return f"Cancelled: {subject}", f"{organiser} cancelled this appointment."
+    if update:
+        return f"Updated invitation: {subject}", f"{organiser} changed this appointment."
+    return f"Invitation: {subject}", f"{organiser} invites you to this appointment."
+
+
+def _notify(activity: Activity, row: ActivityAttendee, *, cancelled: bool, update: bool) -> None:
+    """Tell a user attendee in the app too (once per version of the appointment)."""
+    heading, first = _headline(activity, cancelled=cancelled, update=update)
+    notification_send(
+        user=row.user,
+        kind="invitation",
+        title=heading,
+        body=f"{first}\nWhen: {_when(activity)}",
+        url="" if cancelled else record_detail_url(Activity.object_type(), activity.pk) or "",
+        dedupe_key=f"invitation:{activity.pk}:{row.user_id}:{activity.version}",
+    )
+
+
+def _message(
+    activity: Activity, address: Address, ics: bytes, *, cancelled: bool, update: bool
+) -> EmailMultiAlternatives:
+    heading, first = _headline(activity, cancelled=cancelled, update=update)
     lines = [f"Hello {address.name or address.email},", "", first, "", f"When: {_when(activity)}"]
     if activity.location:
         lines.append(f"Where: {activity.location}")
@@ -120,6 +136,8 @@ def appointment_invitations_send(*, activity_id: int) -> int:
                 ).update(invited_at=timezone.now(), invited_sequence=activity.version)
                 if not claimed:
                     continue
+                if row.user is not None:
+                    _notify(activity, row, cancelled=cancelled, update=update)
                 _message(activity, address, ics, cancelled=cancelled, update=update).send()
             sent += 1
         elif not cancelled:

@@ -15,6 +15,7 @@ from patron.activities.invitations import appointment_invitations_send
 from patron.activities.models import ActivityAttendee
 from patron.activities.services import activity_create, activity_delete, activity_update
 from patron.contacts.services import contact_create
+from patron.core.models import Notification
 
 pytestmark = pytest.mark.django_db
 
@@ -69,9 +70,15 @@ def test_each_attendee_with_an_address_gets_the_ics_once(meeting):
     assert "DTSTAMP" in event
     assert event.sequence == meeting.version
 
+    # The user attendee is told in the app as well.
+    [note] = Notification.objects.filter(kind="invitation")
+    assert note.user_id == meeting.attendees.get(user__isnull=False).user_id
+    assert note.title == "Invitation: Contract review"
+
     # A second run (a retried task) sends nothing and records nothing new.
     assert appointment_invitations_send(activity_id=meeting.pk) == 0
     assert len(mail.outbox) == 2
+    assert Notification.objects.filter(kind="invitation").count() == 1
     rows = ActivityAttendee.objects.filter(activity=meeting)
     assert {row.invited_sequence for row in rows} == {meeting.version}
     # The attendee without an address is handled (not retried) but was never emailed.
@@ -97,6 +104,7 @@ def test_deleting_sends_a_cancellation_once_to_those_invited(rep, meeting):
     activity_delete(user=rep, activity=meeting)
     assert appointment_invitations_send(activity_id=meeting.pk) == 2
     assert {m.subject for m in mail.outbox} == {"Cancelled: Contract review"}
+    assert Notification.objects.filter(title="Cancelled: Contract review").count() == 1
     calendar = calendar_of(mail.outbox[0])
     assert str(calendar["METHOD"]) == "CANCEL"
     assert str(calendar.events[0]["STATUS"]) == "CANCELLED"
