@@ -115,13 +115,15 @@ ScopeExpander = Callable[[Principal, BusinessRecord], list[Target]]
 
 @dataclass(frozen=True)
 class TimelineSource:
+    """One app's entries: ``key`` orders it among equal times and names it in cursors.
+
+    Filters reach ``fetch`` as the kinds to return: a department filter keeps the kinds of
+    that department, so a source never needs to know about departments.
+    """
+
     key: str
     kinds: tuple[TimelineKind, ...]
     fetch: TimelineFetch
-
-    @property
-    def departments(self) -> frozenset[str]:
-        return frozenset(kind.department for kind in self.kinds if kind.department)
 
 
 _sources: dict[str, TimelineSource] = {}
