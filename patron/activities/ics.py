@@ -288,56 +288,67 @@ class ImportResult:
     notes: list[str] = field(default_factory=list)
 
 
-def _moment(value: Any, zone: zoneinfo.ZoneInfo) -> tuple[datetime.datetime, bool]:
-    """A timezone-aware datetime and whether it was a whole day (a DATE value)."""
+# TZIDs that really mean UTC; icalendar reads any TZID it does not know as UTC too, and
+# those are told apart from these.
+_UTC_NAMES = frozenset({"UTC", "Z", "GMT", "ETC/UTC", "ETC/GMT", "UNIVERSAL", "ZULU"})
+
+
+def _moment(
+    component: icalendar.Component, name: str, zone: zoneinfo.ZoneInfo
+) -> tuple[datetime.datetime, bool, str]:
+    """Property ``name`` as an aware datetime, whether it was a whole day (a DATE), and the
+    TZID it named if that time zone is unknown (the time is then read in ``zone``)."""
+    prop = component[name]
+    value = component.decoded(name)
     if isinstance(value, datetime.datetime):
+        tzid = str(prop.params.get("TZID", "") or "")
         if value.tzinfo is None:
-            # A "floating" time means the same wall-clock time anywhere: the user's zone.
-            return value.replace(tzinfo=zone), False
-        return value, False
+            # A "floating" time means the same wall-clock time anywhere: the user's zone. A
+            # TZID icalendar could not resolve leaves the time floating as well.
+            return value.replace(tzinfo=zone), False, tzid
+        in_utc = getattr(value.tzinfo, "key", "") == "UTC" or value.tzinfo is datetime.UTC
+        if tzid and tzid.upper() not in _UTC_NAMES and in_utc:
+            return value.replace(tzinfo=zone), False, tzid
+        return value, False, ""
     if isinstance(value, datetime.date):
-        return datetime.datetime.combine(value, datetime.time(), tzinfo=zone), True
+        return datetime.datetime.combine(value, datetime.time(), tzinfo=zone), True, ""
     raise ValueError("not a date or a date-time")
-
-
-def _property(component: icalendar.Component, name: str) -> Any:
-    prop = component.get(name)
-    if prop is None:
-        return None
-    return prop.dt
 
 
 def _event_fields(
     event: icalendar.Component, zone: zoneinfo.ZoneInfo
-) -> tuple[dict[str, Any], list[str]]:
-    """The appointment fields of one VEVENT, or the reasons it cannot be imported."""
+) -> tuple[dict[str, Any], list[str], list[str]]:
+    """The appointment fields of one VEVENT, the reasons it cannot be imported, and notes
+    on what was guessed."""
     problems: list[str] = []
-    broken = {name for name, _message in getattr(event, "errors", [])}
     for name, message in getattr(event, "errors", []):
         problems.append(f"{name} is not valid ({message}).")
     if "DTSTART" not in event:
         problems.append("DTSTART is missing: the event has no start time.")
-    if problems or "DTSTART" in broken:
-        return {}, problems
+    if problems:
+        return {}, problems, []
+    unknown: set[str] = set()
     try:
-        starts, all_day = _moment(_property(event, "DTSTART"), zone)
+        starts, all_day, tzid = _moment(event, "DTSTART", zone)
+        unknown.add(tzid)
         ends: datetime.datetime | None = None
         if "DTEND" in event:
-            ends, _ = _moment(_property(event, "DTEND"), zone)
+            ends, _, tzid = _moment(event, "DTEND", zone)
+            unknown.add(tzid)
             if all_day:
                 # DTEND of a whole-day event is the day after its last day.
                 ends = max(starts, ends - datetime.timedelta(days=1))
         elif "DURATION" in event:
-            duration = _property(event, "DURATION")
+            duration = event.decoded("DURATION")
             if not isinstance(duration, datetime.timedelta):
                 raise ValueError("DURATION is not a duration")
             ends = starts + duration
             if all_day:
                 ends = max(starts, ends - datetime.timedelta(days=1))
     except (ValueError, TypeError, PatronError, icalendar.error.BrokenCalendarProperty) as exc:
-        return {}, [f"The start or end cannot be read ({exc})."]
+        return {}, [f"The start or end cannot be read ({exc})."], []
     if ends is not None and ends < starts:
-        return {}, ["The end (DTEND) is before the start (DTSTART); correct one of them."]
+        return {}, ["The end (DTEND) is before the start (DTSTART); correct one of them."], []
     fields = {
         "subject": str(event.get("SUMMARY", "") or "").strip()[:300] or "Imported appointment",
         "description": str(event.get("DESCRIPTION", "") or ""),
@@ -346,10 +357,14 @@ def _event_fields(
         "ends_at": ends,
         "all_day": all_day,
     }
-    return fields, []
+    notes = [
+        f"the time zone {name!r} is unknown, so its times were read in {zone.key}"
+        for name in sorted(unknown - {""})
+    ]
+    return fields, [], notes
 
 
-def _parse(data: bytes) -> icalendar.Calendar:
+def _parse(data: bytes) -> list[icalendar.Calendar]:
     if len(data) > MAX_IMPORT_BYTES:
         raise ValidationFailed(
             "The file is too large.",
@@ -374,18 +389,27 @@ def _parse(data: bytes) -> icalendar.Calendar:
             errors={"file": ["The file has no BEGIN:VCALENDAR; export your calendar as .ics."]},
         )
     try:
-        parsed = icalendar.Calendar.from_ical(text)
+        # Some programs export several VCALENDARs one after the other in one file.
+        parsed = icalendar.Calendar.from_ical(text, multiple=True)
     except (ValueError, KeyError, IndexError, TypeError) as exc:
         raise ValidationFailed(
             "The iCalendar file cannot be read.",
             errors={"file": [f"It is malformed: {exc}. Export it again and retry."]},
         ) from None
-    if not isinstance(parsed, icalendar.Calendar) or parsed.name != "VCALENDAR":
+    calendars = parsed if isinstance(parsed, list) else [parsed]
+    if not calendars:
+        raise ValidationFailed(
+            "The iCalendar file is incomplete.",
+            errors={
+                "file": ["It ends before END:VCALENDAR, so it may be cut off. Export it again."]
+            },
+        )
+    if any(c.name != "VCALENDAR" for c in calendars):
         raise ValidationFailed(
             "This is not an iCalendar file.",
             errors={"file": ["The file does not start with a VCALENDAR."]},
         )
-    return parsed
+    return calendars
 
 
 def _already_there(user: Any, fields: dict[str, Any]) -> bool:
@@ -409,9 +433,9 @@ def ics_import(*, user: Any, data: bytes, via: str = Via.IMPORT) -> ImportResult
 
     if not user.access_profile().may(Activity.object_type(), Action.CREATE):
         raise PermissionDenied("Your role may not create activities, so it cannot import them.")
-    calendar = _parse(data)
+    calendars = _parse(data)
     zone = zone_of(user)
-    events = list(calendar.walk("VEVENT"))
+    events = [event for calendar in calendars for event in calendar.walk("VEVENT")]
     if not events:
         raise ValidationFailed(
             "The file has no events.",
@@ -427,10 +451,11 @@ def ics_import(*, user: Any, data: bytes, via: str = Via.IMPORT) -> ImportResult
     for number, event in enumerate(events, start=1):
         summary = str(event.get("SUMMARY", "") or "")
         uid = str(event.get("UID", "") or "")
-        fields, problems = _event_fields(event, zone)
+        fields, problems, notes = _event_fields(event, zone)
         if problems:
             result.problems.append(ImportProblem(number, summary, uid, problems))
             continue
+        result.notes += [f"Event {number} ({fields['subject']}): {note}." for note in notes]
         if _already_there(user, fields):
             result.notes.append(
                 f"Event {number} ({fields['subject']}) is already in your calendar."
@@ -459,11 +484,13 @@ def _alarm_minutes(event: icalendar.Component) -> list[int]:
     """Minutes-before of the event's alarms that trigger a fixed time before its start."""
     minutes: list[int] = []
     for alarm in event.walk("VALARM"):
+        if "TRIGGER" not in alarm:
+            continue
         try:
-            trigger = _property(alarm, "TRIGGER")
+            trigger = alarm.decoded("TRIGGER")
         except (ValueError, icalendar.error.BrokenCalendarProperty):
             continue
-        related = str(alarm.get("TRIGGER").params.get("RELATED", "START")).upper()
+        related = str(alarm["TRIGGER"].params.get("RELATED", "START")).upper()
         if isinstance(trigger, datetime.timedelta) and related == "START":
             before = -int(trigger.total_seconds() // 60)
             if 0 <= before <= 60 * 24 * 28 and before not in minutes:

@@ -248,6 +248,7 @@ def test_importing_the_same_file_again_creates_nothing(berlin_rep, activity_role
         (b"BEGIN:VCALENDAR\r\nthis line is garbage\r\nEND:VCALENDAR\r\n", "malformed"),
         (b"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nEND:VCALENDAR\r\n", "no VEVENT"),
         (b"BEGIN:VCALENDAR\x00\x01", "binary"),
+        (b"BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nDTSTART:20261203T100000Z\r\n", "cut off"),
     ],
 )
 def test_malformed_files_are_refused_naming_the_file(berlin_rep, activity_roles, data, words):
@@ -269,3 +270,37 @@ def test_feed_round_trips_through_import(berlin_rep, other_rep, meeting):
         meeting.description,
     )
     assert copy.owner_id == other_rep.pk
+
+
+def test_an_unknown_time_zone_is_read_in_mine_and_said_so(berlin_rep, activity_roles):
+    data = (
+        b"BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nUID:x\r\n"
+        b"DTSTART;TZID=Nowhere/Land:20261203T090000\r\nSUMMARY:Odd zone\r\n"
+        b"END:VEVENT\r\nEND:VCALENDAR\r\n"
+    )
+    result = ics_import(user=berlin_rep, data=data)
+    [activity] = result.created
+    assert activity.starts_at == datetime.datetime(2026, 12, 3, 9, tzinfo=BERLIN)
+    assert result.notes == [
+        "Event 1 (Odd zone): the time zone 'Nowhere/Land' is unknown, "
+        "so its times were read in Europe/Berlin."
+    ]
+
+
+def test_windows_zone_names_and_several_calendars_in_one_file(berlin_rep, activity_roles):
+    data = (
+        b"BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nUID:w\r\n"
+        b"DTSTART;TZID=Pacific Standard Time:20261203T090000\r\nSUMMARY:Outlook\r\n"
+        b"END:VEVENT\r\nEND:VCALENDAR\r\n"
+        b"BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nUID:u\r\n"
+        b"DTSTART:20261204T090000Z\r\nSUMMARY:Second calendar\r\n"
+        b"END:VEVENT\r\nEND:VCALENDAR\r\n"
+    )
+    result = ics_import(user=berlin_rep, data=data)
+    starts = {a.subject: a.starts_at for a in result.created}
+    los_angeles = zoneinfo.ZoneInfo("America/Los_Angeles")
+    assert starts == {
+        "Outlook": datetime.datetime(2026, 12, 3, 9, tzinfo=los_angeles),
+        "Second calendar": datetime.datetime(2026, 12, 4, 9, tzinfo=datetime.UTC),
+    }
+    assert result.notes == []
