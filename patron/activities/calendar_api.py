@@ -5,12 +5,12 @@ from __future__ import annotations
 import datetime
 from typing import Any
 
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
 from ninja import Router, Schema, Status
 from pydantic import ConfigDict, Field
 
-from patron.activities.calendar import calendar_feed_reset
+from patron.activities.calendar import calendar_feed_delete, calendar_feed_reset
 from patron.activities.choices import ReminderChannel
 from patron.activities.ics import MAX_IMPORT_BYTES, ics_import
 from patron.activities.models import ActivityReminder
@@ -134,6 +134,18 @@ def calendar_import(request: HttpRequest) -> dict[str, Any]:
 def calendar_feed(request: HttpRequest) -> Status[dict[str, str]]:
     token = calendar_feed_reset(user=request_user(request))
     return Status(201, {"url": request.build_absolute_uri(reverse("calendar:feed", args=[token]))})
+
+
+@router.delete(
+    "/calendar/feed",
+    response={204: None, **problem_responses(401, 403)},
+    summary="Turn off my calendar subscription",
+    description="The subscription URL stops working; POST /calendar/feed makes a new one.",
+    operation_id="calendar_feed_delete",
+)
+def calendar_feed_off(request: HttpRequest) -> HttpResponse:
+    calendar_feed_delete(user=request_user(request))
+    return HttpResponse(status=204)
 
 
 def _reminders(activity_id: int) -> dict[str, Any]:

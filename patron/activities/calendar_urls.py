@@ -10,6 +10,7 @@ urlpatterns = [
     path("calendar/team/", calendar_views.team_calendar, name="team"),
     path("calendar/import/", calendar_views.import_ics, name="import"),
     path("calendar/subscription/", calendar_views.feed_reset, name="feed_reset"),
+    path("calendar/subscription/delete/", calendar_views.feed_delete, name="feed_delete"),
     path("calendar/reminders/<int:pk>/", calendar_views.reminders_update, name="reminders_update"),
     path("calendar/feed/<str:token>.ics", calendar_views.feed, name="feed"),
 ]

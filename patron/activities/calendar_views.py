@@ -19,6 +19,7 @@ from django.views.decorators.http import require_GET, require_POST, require_safe
 from patron.activities.calendar import (
     Entry,
     calendar_activities,
+    calendar_feed_delete,
     calendar_feed_of,
     calendar_feed_reset,
     calendar_feed_user,
@@ -289,6 +290,15 @@ def reminders_update(request: HttpRequest, pk: int) -> HttpResponse:
             request, f"Reminders saved ({len(chosen)})." if chosen else "Reminders removed."
         )
     return redirect(record_detail_url(ACTIVITY, activity.pk) or reverse("calendar:mine"))
+
+
+@login_required
+@require_POST
+def feed_delete(request: HttpRequest) -> HttpResponse:
+    """Turn the subscription off: its address stops working."""
+    calendar_feed_delete(user=request.user)
+    messages.success(request, "Calendar subscription turned off; its address no longer works.")
+    return redirect("calendar:mine")
 
 
 @require_safe

@@ -199,6 +199,23 @@ def test_reset_makes_the_old_address_stop_working(client, rep, entries):
     assert Client().get(new).status_code == 200
 
 
+def test_turning_the_subscription_off_stops_the_address(client, rep, entries):
+    client.force_login(rep)
+    url = feed_url_from(client.post("/calendar/subscription/").content.decode())
+    response = client.post("/calendar/subscription/delete/", follow=True)
+    assert "Calendar subscription turned off" in response.content.decode()
+    assert "Create subscription address" in response.content.decode()
+    assert Client().get(url).status_code == 404
+
+
+def test_api_turns_the_subscription_off(client, rep, entries):
+    client.force_login(rep)
+    url = client.post("/api/v1/calendar/feed").json()["url"].removeprefix("http://testserver")
+    assert client.delete("/api/v1/calendar/feed").status_code == 204
+    assert Client().get(url).status_code == 404
+    assert not CalendarFeed.objects.filter(user=rep).exists()
+
+
 def test_unknown_feed_and_inactive_users_feed_are_404(client, rep, entries):
     assert Client().get("/calendar/feed/nope.ics").status_code == 404
     client.force_login(rep)
