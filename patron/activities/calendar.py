@@ -27,9 +27,6 @@ FEED_PAST = datetime.timedelta(days=90)
 FEED_FUTURE = datetime.timedelta(days=365)
 # How often the feed's "last fetched" time is written (calendar programs poll often).
 FEED_TOUCH_EVERY = datetime.timedelta(hours=1)
-# An all-day appointment's last day starts at ``ends_at``; an appointment without an end is
-# shown for this long.
-DEFAULT_LENGTH = datetime.timedelta(minutes=30)
 
 
 # --- who ----------------------------------------------------------------------------------

@@ -23,6 +23,7 @@ from patron.activities.choices import (
     ReminderChannel,
     TaskStatus,
 )
+from patron.activities.ics import zone_of
 from patron.activities.models import Activity, ActivityAttendee, ActivityReminder
 from patron.core.exceptions import ValidationFailed
 from patron.core.notifications import notification_send
@@ -81,12 +82,15 @@ def reminders_set(
         )
     cleaned = _clean_minutes(minutes)
     anchor = reminder_anchor(activity)
-    if cleaned and anchor is None:
-        what = "a due date" if activity.kind == ActivityKind.TASK else "a start time"
-        raise ValidationFailed(
-            "This activity has no time to remind of.",
-            errors={"minutes": [f"Reminders need {what}; set it first."]},
-        )
+    if anchor is None:
+        if cleaned:
+            what = "a due date" if activity.kind == ActivityKind.TASK else "a start time"
+            raise ValidationFailed(
+                "This activity has no time to remind of.",
+                errors={"minutes": [f"Reminders need {what}; set it first."]},
+            )
+        ActivityReminder.objects.filter(activity=activity).delete()
+        return []
     with transaction.atomic():
         ActivityReminder.objects.filter(activity=activity).exclude(
             minutes_before__in=cleaned, channel=channel
@@ -99,7 +103,6 @@ def reminders_set(
         for value in cleaned:
             row = kept.get(value)
             if row is None:
-                assert anchor is not None
                 row = ActivityReminder.objects.create(
                     activity=activity,
                     minutes_before=value,
@@ -148,8 +151,6 @@ def _recipients(activity: Activity) -> list[Any]:
 
 
 def _when(activity: Activity, user: Any) -> str:
-    from patron.activities.ics import zone_of
-
     anchor = reminder_anchor(activity)
     if anchor is None:
         return ""
@@ -170,7 +171,7 @@ def _message(activity: Activity, user: Any) -> tuple[str, str]:
     return title, "\n".join(lines)
 
 
-def _deliver(reminder: ActivityReminder, now: datetime.datetime) -> None:
+def _deliver(reminder: ActivityReminder) -> None:
     activity = reminder.activity
     url = record_detail_url(Activity.object_type(), activity.pk) or ""
     channel = reminder.channel
@@ -257,7 +258,7 @@ def _claim_and_deliver(reminder: ActivityReminder, now: datetime.datetime) -> in
                 return 0
             if _is_void(reminder.activity, now):
                 return 0
-            _deliver(reminder, now)
+            _deliver(reminder)
     except Exception:
         # The claim rolls back with the failure, so the next run tries this reminder again;
         # one broken address must not hold up the rest of the batch.
