@@ -13,6 +13,7 @@ from django.db.models import Q, QuerySet
 
 from patron.activities.choices import ActivityKind, TaskPriority, TaskStatus
 from patron.activities.models import Activity, ActivityAttendee, ActivityLink
+from patron.core.filters import StrictBooleanFilter, asking_user
 from patron.users.models import User
 
 # Sort keys mapped to columns; the last is the tiebreaker that keeps keyset paging stable.
@@ -57,6 +58,9 @@ class ActivityFilter(django_filters.FilterSet):
         ],
     )
 
+    mine = StrictBooleanFilter(
+        method="filter_mine", label="Mine (I own, am assigned or attend)"
+    )
     involves = django_filters.ModelChoiceFilter(
         queryset=User.objects.filter(is_active=True),
         method="filter_involves",
@@ -71,6 +75,13 @@ class ActivityFilter(django_filters.FilterSet):
         """Activities a person owns, is assigned or attends: "mine" when it is oneself."""
         attending = ActivityAttendee.objects.filter(user=value).values("activity_id")
         return queryset.filter(Q(owner=value) | Q(assignee=value) | Q(pk__in=attending))
+
+    def filter_mine(self, queryset: QuerySet[Any], name: str, value: bool) -> QuerySet[Any]:
+        user = asking_user(self)
+        if user is None:
+            return queryset.none()
+        mine = self.filter_involves(queryset, name, user)
+        return mine if value else queryset.exclude(pk__in=mine.values("pk"))
 
     def filter_linked(self, queryset: QuerySet[Any], name: str, value: str) -> QuerySet[Any]:
         object_type, _, pk = value.rpartition(":")

@@ -270,7 +270,7 @@ ACTIVITIES = ObjectUI(
     record_arg="activity",
     namespace="activities",
     related=_detail_related,
-    primary_filters=("kind", "status", "involves"),
+    primary_filters=("kind", "status", "mine"),
     list_links=(ToolbarLink("my-activities", "Mine", "activities:activity_mine"),),
 )
 
@@ -304,7 +304,7 @@ def my_tasks(request: HttpRequest) -> HttpResponse:
 @login_required
 def mine(request: HttpRequest) -> HttpResponse:
     """The activity list narrowed to what the signed-in user owns, is assigned or attends."""
-    return redirect(f"{ACTIVITIES.url('list')}?involves={_user(request).pk}")
+    return redirect(f"{ACTIVITIES.url('list')}?mine=true")
 
 
 @login_required

@@ -9,6 +9,7 @@ from django.db.models import Q, QuerySet
 
 from patron.contacts.choices import AccountKind, AccountTier
 from patron.contacts.models import Account, Contact
+from patron.core.filters import MineFilter, StrictBooleanFilter
 from patron.users.models import Team, User
 
 # Sort keys a list accepts, mapped to the columns they order by (the last is the tiebreaker
@@ -29,21 +30,13 @@ CONTACT_SORTS: dict[str, tuple[str, ...]] = {
 }
 
 
-class StrictBooleanFilter(django_filters.TypedChoiceFilter):
-    """A yes/no filter that rejects values other than true/false instead of ignoring them."""
-
-    def __init__(self, **kwargs: Any) -> None:
-        kwargs.setdefault("choices", [("true", "Yes"), ("false", "No")])
-        kwargs.setdefault("coerce", lambda value: value == "true")
-        super().__init__(**kwargs)
-
-
 class AccountFilter(django_filters.FilterSet):
     q = django_filters.CharFilter(method="filter_text", label="Name or domain contains")
     kind = django_filters.ChoiceFilter(choices=AccountKind.choices, empty_label="Any")
     tier = django_filters.ChoiceFilter(choices=AccountTier.choices, empty_label="Any")
     industry = django_filters.CharFilter(lookup_expr="iexact")
     owner = django_filters.ModelChoiceFilter(queryset=User.objects.filter(is_active=True))
+    mine = MineFilter()
     team = django_filters.ModelChoiceFilter(queryset=Team.objects.all())
     country = django_filters.CharFilter(field_name="billing_country", lookup_expr="iexact")
     parent = django_filters.NumberFilter(field_name="parent_id")
@@ -64,6 +57,7 @@ class ContactFilter(django_filters.FilterSet):
     q = django_filters.CharFilter(method="filter_text", label="Name or email contains")
     account = django_filters.NumberFilter(field_name="account_id")
     owner = django_filters.ModelChoiceFilter(queryset=User.objects.filter(is_active=True))
+    mine = MineFilter()
     team = django_filters.ModelChoiceFilter(queryset=Team.objects.all())
     title = django_filters.CharFilter(lookup_expr="icontains")
     language = django_filters.CharFilter(lookup_expr="iexact")

@@ -41,6 +41,7 @@ from patron.contacts.related_lists import CONSENTS, RELATED_LISTS, SPECS_BY_SLUG
 from patron.core.choices import Action, SecurityEventKind
 from patron.core.exceptions import PermissionDenied, RecordNotFound, ValidationFailed
 from patron.core.exports import safe_cell
+from patron.core.filters import FilterContext
 from patron.core.forms import add_service_errors
 from patron.core.models import SecurityEvent
 from patron.core.record_pages import DetailPanel, list_query, register_detail_panel
@@ -237,7 +238,9 @@ def _filtered(request: HttpRequest, spec: RelatedListSpec, action: str) -> tuple
     """The FilterSet, the rows it selects (visible contacts only) and the sort key."""
     user = _user(request)
     filterset = spec.filterset(
-        request.GET, queryset=related_list(user=user, spec=spec, action=action)
+        request.GET,
+        queryset=related_list(user=user, spec=spec, action=action),
+        request=FilterContext(user=user),
     )
     sort = request.GET.get("sort", "")
     if sort not in spec.sorts:

@@ -26,6 +26,7 @@ from django.utils import timezone
 
 from patron.core.choices import Action, SecurityEventKind
 from patron.core.custom_fields import definitions_for
+from patron.core.filters import FilterContext
 from patron.core.jobs import job_claim, job_fail, job_finish, job_progress
 from patron.core.models import BusinessRecord, Job, SecurityEvent
 from patron.core.views import apply_custom_filters
@@ -118,7 +119,7 @@ def export_rows(spec: ExportSpec, user: Principal, query: str) -> QuerySet[Any]:
     params = QueryDict(query)
     model = spec.model
     base = model.objects.visible_to(user, Action.EXPORT).select_related(*spec.related)
-    filterset = spec.filterset(params, queryset=base)
+    filterset = spec.filterset(params, queryset=base, request=FilterContext(user=user))
     # As on the list page, hidden fields neither filter nor order the rows.
     hidden = hidden_field_names(user, model)
     visible = [d for d in definitions_for(model.object_type()) if f"custom.{d.key}" not in hidden]

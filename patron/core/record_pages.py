@@ -35,6 +35,7 @@ from patron.core.exceptions import (
     ValidationFailed,
     VersionConflict,
 )
+from patron.core.filters import FilterContext
 from patron.core.forms import RecordForm
 from patron.core.jobs import job_start
 from patron.core.models import BusinessRecord, ChangeLogEntry, CustomFieldDefinition, SavedView
@@ -266,7 +267,9 @@ def filtered_queryset(
     definitions: list[CustomFieldDefinition],
 ) -> tuple[django_filters.FilterSet, QuerySet[Any]]:
     """The FilterSet (for its form and errors) and the rows it selects."""
-    filterset = ui.filterset(params, queryset=ui.selector(user=user))
+    filterset = ui.filterset(
+        params, queryset=ui.selector(user=user), request=FilterContext(user=user)
+    )
     _polish_filter_form(filterset.form)
     rows = apply_custom_filters(filterset.qs, definitions, params)
     return filterset, rows

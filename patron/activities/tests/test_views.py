@@ -74,8 +74,24 @@ def test_list_filters_by_kind_and_by_who_is_involved(rep_client, rep, other_rep,
     assert set(_rows(rep_client.get("/activities/?kind=task"))) == {"My task", "Assigned to me"}
     mine = rep_client.get("/activities/mine/")
     assert mine.status_code == 302
-    assert mine.url == f"/activities/?involves={rep.pk}"
+    assert mine.url == "/activities/?mine=true"
     assert set(_rows(rep_client.get(mine.url))) == {"My task", "My note", "Assigned to me"}
+    assert set(_rows(rep_client.get(f"/activities/?involves={rep.pk}"))) == {
+        "My task",
+        "My note",
+        "Assigned to me",
+    }
+
+
+def test_a_shared_mine_view_shows_each_user_their_own_activities(rep, other_rep, activity_roles):
+    _task(rep, subject="Rep's task")
+    _task(other_rep, subject="Other's task")
+    other_rep.role = rep.role
+    other_rep.save(update_fields=["role"])
+    for user, expected in ((rep, {"Rep's task"}), (other_rep, {"Other's task"})):
+        client = Client()
+        client.force_login(user)
+        assert set(_rows(client.get("/activities/?mine=true"))) == expected
 
 
 def test_list_filters_by_due_range_as_the_date_picker_sends_it(rep_client, rep):

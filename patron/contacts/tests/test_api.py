@@ -339,6 +339,18 @@ def test_filters_are_the_filtersets(api, rep, acme):
     assert [i["name"] for i in body["items"]] == ["Beta"]
 
 
+def test_mine_filter_means_the_token_owner(api, rep, admin_user):
+    account_create(user=rep, name="Rep's own")
+    account_create(user=admin_user, name="Admin's")
+    admin = Client()
+    admin.force_login(admin_user)
+    assert [i["name"] for i in api.get("/api/v1/accounts?mine=true").json()["items"]] == [
+        "Rep's own"
+    ]
+    names = [i["name"] for i in admin.get("/api/v1/accounts?mine=true").json()["items"]]
+    assert names == ["Admin's"]
+
+
 def test_invalid_filter_value_names_the_parameter(api):
     assert_problem(api.get("/api/v1/accounts?kind=alien"), 422, "kind")
     assert_problem(api.get("/api/v1/accounts?min_employees=many"), 422, "min_employees")

@@ -25,7 +25,9 @@ from django.http import HttpRequest
 from ninja import Schema
 from pydantic import Field
 
+from patron.core.api.auth import request_user
 from patron.core.exceptions import ValidationFailed
+from patron.core.filters import FilterContext
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 200
@@ -210,7 +212,9 @@ def filtered(
                 for name in unknown
             },
         )
-    filterset = filterset_class(data=params, queryset=queryset)
+    filterset = filterset_class(
+        data=params, queryset=queryset, request=FilterContext(user=request_user(request))
+    )
     if filterset.is_valid():
         errors = {
             name: [f"Use a number between {-_LARGEST_ID} and {_LARGEST_ID}."]
