@@ -104,6 +104,10 @@ class TimelineEntry:
     icon: str = ""
     badge: str = ""
 
+    @property
+    def department_label(self) -> str:
+        return DEPARTMENTS.get(self.department, "")
+
 
 # fetch(user, targets, before, limit, kinds): at most ``limit`` entries of ``kinds`` about
 # ``targets`` that ``user`` may see, newest first (ties: highest id first), all before ``before``.

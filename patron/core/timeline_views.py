@@ -57,7 +57,6 @@ def timeline_context(
         "record_url": record_detail_url(record.object_type(), record.pk),
         "entries": page.entries if page is not None else [],
         "more_url": more_url,
-        "departments": DEPARTMENTS,
         "kind_choices": [
             {"key": kind.key, "label": kind.label, "checked": kind.key in filters.kinds}
             for kind in timeline_kinds().values()
