@@ -43,6 +43,8 @@ INSTALLED_APPS = [
     "patron.users",
     "patron.contacts",
     "patron.activities",
+    "patron.pipeline",
+    "patron.orders",
 ]
 
 MIDDLEWARE = [

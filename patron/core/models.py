@@ -113,6 +113,11 @@ class OrganizationSettings(models.Model):
     default_currency = models.CharField(max_length=3, default="USD")
     time_zone = models.CharField(max_length=64, default="UTC")
     fiscal_year_start_month = models.PositiveSmallIntegerField(default=1)
+    # Forecasts group close dates by month or by fiscal quarter.
+    forecast_period = models.CharField(
+        max_length=10, choices=[("month", "Month"), ("quarter", "Quarter")], default="quarter"
+    )
+    logo = models.FileField(upload_to="organisation/", blank=True)
     require_two_factor_for_admins = models.BooleanField(default=False)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -396,3 +401,23 @@ class Notification(models.Model):
 
     def __str__(self) -> str:
         return self.title
+
+
+class ExchangeRate(models.Model):
+    """How many units of the organisation's currency one unit of ``currency`` is worth from
+    ``valid_from`` on (the latest rate on or before a date applies)."""
+
+    currency = models.CharField(max_length=3)
+    rate = models.DecimalField(max_digits=18, decimal_places=8)
+    valid_from = models.DateField()
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["currency", "valid_from"], name="uniq_exchange_rate"),
+            models.CheckConstraint(condition=models.Q(rate__gt=0), name="exchange_rate_positive"),
+        ]
+        ordering = ["currency", "-valid_from"]
+
+    def __str__(self) -> str:
+        return f"1 {self.currency} = {self.rate} from {self.valid_from}"
