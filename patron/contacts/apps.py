@@ -9,6 +9,7 @@ class ContactsConfig(AppConfig):
     def ready(self) -> None:
         from patron.contacts.competitor_views import register_competitor_ui
         from patron.contacts.exports import register_exports
+        from patron.contacts.pickers import register_pickers
         from patron.contacts.purchase_history import register_purchase_history_panel
         from patron.contacts.related_list_views import register_related_lists
         from patron.contacts.rollups import register_contact_rollups
@@ -19,6 +20,7 @@ class ContactsConfig(AppConfig):
         from patron.contacts.views import register_ui
 
         register_exports()
+        register_pickers()
         register_search()
         register_ui()
         register_visibility_rules()

@@ -15,9 +15,11 @@ from patron.core.forms import RecordForm
 from patron.core.record_pages import BulkEditForm
 from patron.core.values import normalize_email, normalize_phone
 from patron.core.visibility import Principal
+from patron.core.widgets import RecordSearchSelect
 from patron.users.models import Team, User
 
-# A record picker lists this many records by name; the current value is always offered.
+# A record picker lists this many records by name without JavaScript; its search box finds
+# the others, and the current value is always offered.
 PICKER_LIMIT = 200
 
 
@@ -39,7 +41,28 @@ class RecordPickerIterator(ModelChoiceIterator):
 
 
 class RecordPickerField(forms.ModelChoiceField):  # type: ignore[type-arg]
+    """A searchable picker of the queryset's records. Choices show the first ones by name;
+    validation accepts any record of the queryset (all the user may see), since the search
+    box offers records beyond the first ``PICKER_LIMIT``."""
+
     iterator = RecordPickerIterator
+
+    def __init__(self, *, queryset: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("widget", RecordSearchSelect(queryset.model._meta.label_lower))
+        super().__init__(queryset=queryset, **kwargs)
+
+
+class RecordIdChoiceField(forms.TypedChoiceField):
+    """A searchable picker over a list of records that accepts any record id: the search box
+    offers records beyond the listed ones, and the service checks the user may see the one
+    chosen (answering a field error otherwise)."""
+
+    def __init__(self, *, object_type: str, **kwargs: Any) -> None:
+        kwargs.setdefault("widget", RecordSearchSelect(object_type))
+        super().__init__(coerce=int, **kwargs)
+
+    def valid_value(self, value: Any) -> bool:
+        return str(value).isdigit() or super().valid_value(value)
 
 
 def _accounts_for(user: Principal, current: Account | None) -> Any:
@@ -255,7 +278,10 @@ class ContactForm(ContactChannelsMixin, RecordForm):
     }
 
     account = RecordPickerField(
-        queryset=Account.objects.none(), required=False, label="Account", empty_label="No account"
+        queryset=Account.objects.none(),
+        required=False,
+        label="Account",
+        empty_label="No account",
     )
     owner = _owner_field()
     team = _team_field()
@@ -290,7 +316,7 @@ class AccountBulkEditForm(BulkEditForm):
 class RelationForm(forms.Form):
     """A contact's relation to an account; the contact is chosen only when adding one."""
 
-    contact = forms.TypedChoiceField(coerce=int, label="Contact")
+    contact = RecordIdChoiceField(object_type="contacts.contact", label="Contact")
     roles = forms.MultipleChoiceField(
         choices=ContactRole.choices, required=False, widget=forms.CheckboxSelectMultiple
     )

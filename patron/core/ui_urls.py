@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from patron.core import sharing_views, timeline_views, views
+from patron.core import picker_views, sharing_views, timeline_views, views
 
 app_name = "ui"
 urlpatterns = [
@@ -14,4 +14,5 @@ urlpatterns = [
     path("share/<str:object_type>/<int:pk>/", sharing_views.share_add, name="share_add"),
     path("share/<int:share_pk>/remove/", sharing_views.share_remove, name="share_remove"),
     path("timeline/<str:object_type>/<int:pk>/", timeline_views.timeline, name="timeline"),
+    path("pick/<str:object_type>/", picker_views.pick, name="pick"),
 ]
