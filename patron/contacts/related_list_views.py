@@ -3,7 +3,9 @@ remove, a page per list across all visible contacts, and its CSV download.
 
 Cards are detail panels (core.record_pages.register_detail_panel), so contacts/views.py is
 untouched. Forms are plain POSTs: a valid one returns to the contact page, an invalid one
-shows the form again (422) with the input kept and the errors on their fields.
+shows the form again (422) with the input kept and the errors on their fields. The list
+pages have the record lists' saved views (core.saved_views, object type = the row model's
+label) and bulk actions (remove, and set status where a list has one).
 """
 
 from __future__ import annotations
@@ -16,7 +18,8 @@ from urllib.parse import quote
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.db.models import Q, QuerySet
+from django.http import HttpRequest, HttpResponse, QueryDict, StreamingHttpResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.urls import URLPattern, path, reverse
@@ -37,14 +40,28 @@ from patron.contacts.related_list_services import (
     related_row_delete,
     related_row_update,
 )
-from patron.contacts.related_lists import CONSENTS, RELATED_LISTS, SPECS_BY_SLUG, RelatedListSpec
+from patron.contacts.related_lists import (
+    CONSENTS,
+    LARGEST_ID,
+    RELATED_LISTS,
+    SPECS_BY_SLUG,
+    SUBSCRIPTIONS,
+    RelatedListSpec,
+)
 from patron.core.choices import Action, SecurityEventKind
-from patron.core.exceptions import PermissionDenied, RecordNotFound, ValidationFailed
+from patron.core.exceptions import PatronError, PermissionDenied, RecordNotFound, ValidationFailed
 from patron.core.exports import safe_cell
 from patron.core.filters import FilterContext
 from patron.core.forms import add_service_errors
-from patron.core.models import SecurityEvent
-from patron.core.record_pages import DetailPanel, list_query, register_detail_panel
+from patron.core.models import SavedView, SecurityEvent
+from patron.core.record_pages import (
+    BULK_LIMIT,
+    DetailPanel,
+    SavedViewForm,
+    list_query,
+    register_detail_panel,
+)
+from patron.core.saved_views import saved_view_delete, saved_view_save
 from patron.core.views import handles_domain_errors, keyset_page
 from patron.core.visibility import can_access
 from patron.users.models import User
@@ -54,6 +71,9 @@ CARD_ROWS = 10
 PAGE_SIZE = 50
 CSV_CHUNK = 1000
 _CAN_EDIT_ATTR = "_patron_contact_can_edit"
+# Lists whose rows can be given a new status in bulk. Not consent: each answer needs its own
+# source and time to be proof, so it is recorded one by one.
+BULK_STATUS_LISTS = frozenset({SUBSCRIPTIONS.key})
 
 
 def _user(request: HttpRequest) -> User:
@@ -248,12 +268,57 @@ def _filtered(request: HttpRequest, spec: RelatedListSpec, action: str) -> tuple
     return filterset, filterset.qs, sort
 
 
+def _object_type(spec: RelatedListSpec) -> str:
+    """What saved views of this list are filed under (``contacts.literaturerequest``)."""
+    return spec.model._meta.label_lower
+
+
+def _list_url(spec: RelatedListSpec, query: str = "") -> str:
+    url = reverse("contacts:related_list", kwargs={"slug": spec.slug})
+    return f"{url}?{query}" if query else url
+
+
+def _saved_views(user: User, spec: RelatedListSpec) -> QuerySet[SavedView]:
+    """The user's own views of the list and those others shared, by name."""
+    return SavedView.objects.filter(
+        Q(user=user) | Q(shared=True), object_type=_object_type(spec)
+    ).order_by("name", "id")
+
+
+class BulkStatusForm(forms.Form):
+    """The status to give every selected row (lists in ``BULK_STATUS_LISTS``)."""
+
+    status = forms.ChoiceField(required=False, label="Set status")
+
+    def __init__(self, *args: Any, spec: RelatedListSpec, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        choices = spec.model_field("status").choices or []
+        cast(forms.ChoiceField, self.fields["status"]).choices = [("", "Keep status"), *choices]
+
+
+def _status_form(spec: RelatedListSpec, data: Any = None) -> BulkStatusForm | None:
+    if spec.key not in BULK_STATUS_LISTS:
+        return None
+    return BulkStatusForm(data, spec=spec, auto_id="bulk_%s")
+
+
 def related_list_page(request: HttpRequest, slug: str) -> HttpResponse:
     spec, user = _spec(slug), _user(request)
     _require_contacts(user, Action.READ)
+    saved_views = list(_saved_views(user, spec))
+    view_id = request.GET.get("view", "")
+    if view_id.isdigit() and set(request.GET) == {"view"}:
+        # Opening a view: show its filters in the address, so paging and sorting keep them.
+        saved = next((view for view in saved_views if str(view.pk) == view_id), None)
+        if saved is not None:
+            query = "&".join(part for part in (saved.query, f"view={saved.pk}") if part)
+            return redirect(_list_url(spec, query))
     filterset, rows, sort = _filtered(request, spec, Action.READ)
     _polish(filterset.form)
     page = keyset_page(rows, spec.sorts[sort], request.GET.get("cursor", ""), PAGE_SIZE)
+    for row in page.rows:
+        row.bulk_label = f"{spec.describe(row)} of {row.contact}"
+    profile = user.access_profile()
     sort_keys = {cols[0]: key for key, cols in spec.sorts.items() if not key.startswith("-")}
     contact_id = request.GET.get("contact", "")
     context = {
@@ -269,7 +334,17 @@ def related_list_page(request: HttpRequest, slug: str) -> HttpResponse:
         "page": page,
         "sort": sort,
         "query": list_query(request.GET),
-        "can_export": user.access_profile().may(Contact.object_type(), Action.EXPORT),
+        "can_export": profile.may(Contact.object_type(), Action.EXPORT),
+        "can_bulk": profile.may(Contact.object_type(), Action.UPDATE),
+        "bulk_form": _status_form(spec),
+        "saved_views": saved_views,
+        "active_view": view_id,
+        "active_view_name": next(
+            (view.name for view in saved_views if str(view.pk) == view_id), ""
+        ),
+        "views_list_url": _list_url(spec),
+        "views_save_url": reverse("contacts:related_save_view", kwargs={"slug": spec.slug}),
+        "views_delete_name": f"contacts:{spec.key}_delete_view",
         "contact": (
             Contact.objects.visible_to(user).filter(pk=contact_id).first()
             if contact_id.isdigit()
@@ -277,6 +352,99 @@ def related_list_page(request: HttpRequest, slug: str) -> HttpResponse:
         ),
     }
     return render(request, "contacts/related_list.html", context)
+
+
+def related_view_save(request: HttpRequest, slug: str) -> HttpResponse:
+    """Save the list's current filters and sort under a name (overwriting the user's view of
+    that name), then open it."""
+    spec, user = _spec(slug), _user(request)
+    _require_contacts(user, Action.READ)
+    query = list_query(QueryDict(request.POST.get("query", "")))
+    form = SavedViewForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Give the view a name (at most 100 characters).")
+        return redirect(_list_url(spec, query))
+    try:
+        saved = saved_view_save(
+            user=user,
+            object_type=_object_type(spec),
+            name=form.cleaned_data["name"],
+            query=query,
+            columns=[],
+            shared=request.POST.get("shared") == "on",
+        )
+    except ValidationFailed as error:
+        messages.error(request, " ".join(m for ms in error.errors.values() for m in ms))
+        return redirect(_list_url(spec, query))
+    messages.success(request, f"Saved the view “{saved.name}”.")
+    return redirect(_list_url(spec, f"view={saved.pk}"))
+
+
+def related_view_delete(request: HttpRequest, slug: str, view_pk: int) -> HttpResponse:
+    spec, user = _spec(slug), _user(request)
+    if saved_view_delete(user=user, object_type=_object_type(spec), pk=view_pk):
+        messages.success(request, "The saved view was deleted.")
+    else:
+        messages.error(request, "You can only delete your own saved views.")
+    return redirect(_list_url(spec))
+
+
+def related_list_bulk(request: HttpRequest, slug: str) -> HttpResponse:
+    """Remove the selected rows, or give them a status, one by one through the services:
+    rows of contacts the user may not edit are refused and named, the others are done."""
+    spec, user = _spec(slug), _user(request)
+    _require_contacts(user, Action.READ)
+    back = _list_url(spec, list_query(QueryDict(request.POST.get("query", ""))))
+    ids = list(
+        dict.fromkeys(
+            i for i in request.POST.getlist("ids") if i.isdigit() and int(i) <= LARGEST_ID
+        )
+    )[:BULK_LIMIT]
+    action = request.POST.get("action", "")
+    label, label_plural = spec.label.lower(), spec.label_plural.lower()
+    if not ids:
+        messages.warning(request, f"Select at least one {label} first.")
+        return redirect(back)
+    changes: dict[str, Any] = {}
+    if action == "status":
+        form = _status_form(spec, request.POST)
+        if form is None:
+            messages.error(request, f"Nothing was changed: {label_plural} have no status to set.")
+            return redirect(back)
+        if not form.is_valid():
+            errors = " ".join(str(m) for ms in form.errors.values() for m in ms)
+            messages.error(request, f"Nothing was changed: {errors}")
+            return redirect(back)
+        if not form.cleaned_data["status"]:
+            messages.warning(request, "Choose the status to set, then press Set status.")
+            return redirect(back)
+        changes["status"] = form.cleaned_data["status"]
+    elif action != "remove":
+        messages.error(request, "Nothing was changed: unknown bulk action.")
+        return redirect(back)
+    found = related_list(user=user, spec=spec).filter(pk__in=ids)
+    rows = {str(row.pk): row for row in found}
+    done, refused = 0, []
+    for pk in ids:
+        row = rows.get(pk)
+        if row is None:
+            refused.append(f"#{pk}: not on a contact you can see; it may have been removed")
+            continue
+        try:
+            if action == "remove":
+                related_row_delete(user=user, spec=spec, contact=row.contact, row=row)
+            else:
+                related_row_update(user=user, spec=spec, contact=row.contact, row=row, **changes)
+        except PatronError as exc:
+            refused.append(f"{spec.describe(row)} of {row.contact}: {exc.detail}")
+            continue
+        done += 1
+    verb = "removed" if action == "remove" else "updated"
+    if done:
+        messages.success(request, f"{done} {label if done == 1 else label_plural} {verb}.")
+    if refused:
+        messages.warning(request, f"{len(refused)} not {verb}: " + " · ".join(refused[:20]))
+    return redirect(back)
 
 
 class _Echo:
@@ -338,6 +506,25 @@ def related_list_urlpatterns() -> list[URLPattern]:
         slug = {"slug": spec.slug}
         patterns += [
             path(f"contacts/{spec.slug}/", _page(related_list_page), slug, name="related_list"),
+            path(
+                f"contacts/{spec.slug}/bulk/",
+                _page(related_list_bulk, post=True),
+                slug,
+                name="related_bulk",
+            ),
+            path(
+                f"contacts/{spec.slug}/views/",
+                _page(related_view_save, post=True),
+                slug,
+                name="related_save_view",
+            ),
+            # Named per list: the saved-views menu reverses it with the view's id alone.
+            path(
+                f"contacts/{spec.slug}/views/<int:view_pk>/delete/",
+                _page(related_view_delete, post=True),
+                slug,
+                name=f"{spec.key}_delete_view",
+            ),
             path(
                 f"contacts/{spec.slug}/export/",
                 _page(related_list_export),
