@@ -45,7 +45,7 @@ def test_move_records_history_with_time_in_the_previous_stage(rep, acme, stages)
     deal = _deal(rep, acme)
     deal = opportunity_move_stage(user=rep, opportunity=deal, stage=stages["Proposal"])
     assert (deal.probability, deal.forecast_category) == (60, "best_case")
-    move = StageHistory.objects.filter(opportunity=deal).order_by("-changed_at", "-pk").first()
+    move = StageHistory.objects.filter(opportunity=deal).order_by("-changed_at", "-pk")[0]
     assert move.from_stage == stages["Prospecting"]
     assert move.to_stage == stages["Proposal"]
     assert move.amount == Decimal("1000.00")
