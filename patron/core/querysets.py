@@ -14,9 +14,15 @@ _M = TypeVar("_M", bound=models.Model)
 
 class RecordQuerySet(models.QuerySet[_M]):
     def visible_to(self, user: Principal, action: str = Action.READ) -> RecordQuerySet[_M]:
-        """Rows ``user`` may act on, as one SQL predicate (never a per-row check)."""
-        from patron.core.visibility import visibility_filter
+        """Rows ``user`` may act on, as one SQL predicate (never a per-row check).
 
+        Asking for rows to change is a write path, like ``can_access``: it forgets the
+        per-request answers pages remembered, so none outlives the write.
+        """
+        from patron.core.visibility import forget_access_checks, visibility_filter
+
+        if action in (Action.UPDATE, Action.DELETE):
+            forget_access_checks(user)
         condition = visibility_filter(self.model, user, action)
         if condition is None:
             return self

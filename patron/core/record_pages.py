@@ -48,7 +48,7 @@ from patron.core.views import (
     is_htmx,
     keyset_page,
 )
-from patron.core.visibility import can_access, explain_access, hidden_field_names
+from patron.core.visibility import access_answers, explain_access, hidden_field_names
 
 EXPORT_TASK = "core.export_csv"
 PAGE_SIZES = (25, 50, 100)
@@ -394,6 +394,7 @@ class RecordPages:
             (d.label, f"custom.{d.key}") for d in definitions if f"custom.{d.key}" not in hidden
         ]
         sharing = share_panel(user=user, record=record)
+        may = access_answers(user, record, (Action.UPDATE, Action.DELETE))
         context = {
             "ui": ui,
             "record": record,
@@ -402,9 +403,9 @@ class RecordPages:
             "changes": self._change_log(record, definitions, hidden),
             "reasons": explain_access(user, record, shares=sharing["shares"]),
             **sharing,
-            "can_edit": can_access(user, record, Action.UPDATE),
+            "can_edit": may[Action.UPDATE],
             "can_export": user.access_profile().may(ui.object_type, Action.EXPORT),
-            "can_delete": can_access(user, record, Action.DELETE),
+            "can_delete": may[Action.DELETE],
             "detail_links": _links(user, ui, ui.detail_links),
         }
         if ui.related is not None:

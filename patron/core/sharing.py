@@ -10,7 +10,7 @@ from django.db import models, transaction
 from patron.core.choices import Action, SecurityEventKind, ShareAccess
 from patron.core.exceptions import PermissionDenied, ValidationFailed
 from patron.core.models import RecordShare, SecurityEvent
-from patron.core.visibility import Principal, can_access
+from patron.core.visibility import Principal, can_access, forget_access_checks
 
 
 def may_manage_shares(user: Principal, record: models.Model) -> bool:
@@ -58,6 +58,10 @@ def share_grant(
         )
     if access not in ShareAccess.values:
         raise ValidationFailed("Unknown access level.", errors={"access": ["Choose read or edit."]})
+    # The grantee's answers remembered this request (when it is a user object we hold) would
+    # now be stale; the actor's were forgotten by may_manage_shares or never depended on it.
+    if grantee_user is not None:
+        forget_access_checks(grantee_user)
     share, _created = RecordShare.objects.update_or_create(
         content_type=ContentType.objects.get_for_model(type(record)),
         object_id=record.pk,

@@ -4,17 +4,21 @@ Access to a record is the union of: administrator, org-wide default, owner, team
 hierarchy (owners in roles below the user's), explicit shares, and predicates that other
 apps register (account teams, territories, opportunity teams) through
 ``register_visibility_rule``. Each rule returns a ``Q`` so a list stays one query.
+
+Compiled predicates and read-only access answers are remembered on the user's
+``AccessProfile``, which lives on the request's user object: nothing is kept in module state,
+so processes and requests share nothing and a new request starts afresh.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from django.contrib.contenttypes.models import ContentType
 from django.db import models
-from django.db.models import Q
+from django.db.models import Exists, Q
 
 from patron.core.choices import Action, FieldAccess, OrgWideAccess, ShareAccess
 
@@ -37,6 +41,21 @@ class Principal(Protocol):
     def access_profile(self) -> AccessProfile: ...
 
 
+@dataclass
+class VisibilityMemo:
+    """What one AccessProfile has worked out already during its request.
+
+    ``predicates`` holds compiled ``Q``s by (object type, action): they depend only on the
+    profile, because every rule returns lazy subqueries, so they stay right after writes.
+    ``checks`` holds ``can_access_cached`` answers by (object type, pk, action, owner, team):
+    they depend on rows, so ``can_access`` (the check every write path makes) and
+    ``visible_to`` with a write action forget them all.
+    """
+
+    predicates: dict[tuple[str, str], Q | None] = field(default_factory=dict)
+    checks: dict[tuple[str, Any, str, Any, Any], bool] = field(default_factory=dict)
+
+
 @dataclass(frozen=True)
 class AccessProfile:
     """A user's role, hierarchy path, teams and object permissions, loaded once per request."""
@@ -49,6 +68,7 @@ class AccessProfile:
     permissions: dict[str, frozenset[str]]
     org_defaults: dict[str, str]
     field_access: dict[tuple[str, str], str]
+    memo: VisibilityMemo = field(default_factory=VisibilityMemo, compare=False, repr=False)
 
     def may(self, object_type: str, action: str) -> bool:
         return self.is_admin or action in self.permissions.get(object_type, frozenset())
@@ -93,7 +113,12 @@ _rules: dict[str, list[tuple[VisibilityRule, ExplainRule | None]]] = {}
 def register_visibility_rule(
     model: type[models.Model], rule: VisibilityRule, explain: ExplainRule | None = None
 ) -> None:
-    """Let a higher app widen visibility of ``model`` (called from its AppConfig.ready)."""
+    """Let a higher app widen visibility of ``model`` (called from its AppConfig.ready).
+
+    ``rule`` must depend only on the profile and the action and must return lazy subqueries,
+    never rows it has read: its ``Q`` is compiled once per profile and reused for the rest of
+    the request, after writes too.
+    """
     _rules.setdefault(model._meta.label_lower, []).append((rule, explain))
 
 
@@ -102,10 +127,21 @@ def _write_actions() -> frozenset[str]:
 
 
 def visibility_filter(model: type[models.Model], user: Principal, action: str) -> Q | None:
-    """A ``Q`` selecting the rows of ``model`` that ``user`` may ``action``; None means all."""
+    """A ``Q`` selecting the rows of ``model`` that ``user`` may ``action``; None means all.
+
+    Compiled once per (model, action) for the user's access profile, then reused.
+    """
     if not user.is_active:
         return Q(pk__in=[])
     profile = user.access_profile()
+    key = (model._meta.label_lower, action)
+    predicates = profile.memo.predicates
+    if key not in predicates:
+        predicates[key] = _compile(model, profile, action)
+    return predicates[key]
+
+
+def _compile(model: type[models.Model], profile: AccessProfile, action: str) -> Q | None:
     object_type = model._meta.label_lower
     if profile.is_admin:
         return None
@@ -149,7 +185,75 @@ def _shared_ids(model: type[models.Model], profile: AccessProfile, action: str) 
 
 
 def can_access(user: Principal, record: models.Model, action: str) -> bool:
-    """Whether ``user`` may ``action`` one record (one indexed query)."""
+    """Whether ``user`` may ``action`` one record (one indexed query), asked afresh.
+
+    Services check with this before they write, so it also forgets every answer
+    ``can_access_cached`` remembered: whatever the write changes (owner, team, shares,
+    account team), a check after it asks the database again.
+    """
+    forget_access_checks(user)
+    return _ask(user, record, action)
+
+
+def can_access_cached(user: Principal, record: models.Model, action: str) -> bool:
+    """``can_access`` for pages and templates: asked once per record and action per request.
+
+    Not for services: they use ``can_access``, which forgets these answers.
+    """
+    return access_answers(user, record, (action,))[action]
+
+
+def access_answers(
+    user: Principal, record: models.Model, actions: Iterable[str]
+) -> dict[str, bool]:
+    """Whether ``user`` may do each of ``actions`` to ``record``, for pages and templates.
+
+    The actions not answered yet in this request are asked in one query; the answers are
+    remembered on the user's access profile, keyed by the record's owner and team too, so a
+    page that asks again (a card checking edit access after the page did) runs no query.
+    """
+    if not user.is_active:
+        return dict.fromkeys(actions, False)
+    model = type(record)
+    object_type = model._meta.label_lower
+    owner_id, team_id = getattr(record, "owner_id", None), getattr(record, "team_id", None)
+    checks = user.access_profile().memo.checks
+    keys = {action: (object_type, record.pk, action, owner_id, team_id) for action in actions}
+    asked: dict[str, Q] = {}
+    for action, key in keys.items():
+        if key in checks:
+            continue
+        condition = visibility_filter(model, user, action)
+        if condition is None:
+            checks[key] = True
+        else:
+            asked[action] = condition
+    if asked:
+        manager = model._base_manager
+        names = {action: f"may_{index}" for index, action in enumerate(asked)}
+        row = (
+            manager.filter(pk=record.pk)
+            .annotate(
+                **{
+                    names[action]: Exists(manager.filter(condition, pk=record.pk))
+                    for action, condition in asked.items()
+                }
+            )
+            .values_list(*names.values())
+            .first()
+        )
+        for index, action in enumerate(asked):
+            checks[keys[action]] = bool(row and row[index])
+    return {action: checks[key] for action, key in keys.items()}
+
+
+def forget_access_checks(user: Principal) -> None:
+    """Drop the answers ``can_access_cached`` remembered for ``user`` (before a write)."""
+    if user.is_active:
+        user.access_profile().memo.checks.clear()
+
+
+def _ask(user: Principal, record: models.Model, action: str) -> bool:
     condition = visibility_filter(type(record), user, action)
     if condition is None:
         return True
