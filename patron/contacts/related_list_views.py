@@ -316,6 +316,7 @@ def related_list_page(request: HttpRequest, slug: str) -> HttpResponse:
     filterset, rows, sort = _filtered(request, spec, Action.READ)
     _polish(filterset.form)
     page = keyset_page(rows, spec.sorts[sort], request.GET.get("cursor", ""), PAGE_SIZE)
+    # Each row's checkbox is labelled with the row and its contact, for screen readers.
     for row in page.rows:
         row.bulk_label = f"{spec.describe(row)} of {row.contact}"
     profile = user.access_profile()
