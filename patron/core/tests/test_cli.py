@@ -257,7 +257,8 @@ def _get(url: str) -> tuple[int, str, str]:
 
     opener = urllib.request.build_opener(NoRedirect)
     try:
-        with opener.open(url, timeout=5) as response:
+        # Generous: the first requests wait for the server's imports on a loaded machine.
+        with opener.open(url, timeout=30) as response:
             return response.status, response.read().decode(), ""
     except urllib.error.HTTPError as exc:
         return exc.code, exc.read().decode(), exc.headers.get("Location", "")
