@@ -18,6 +18,7 @@ from patron.core.api.base import PatronAPI
 from patron.core.api.notifications import router as notifications_router
 from patron.core.api.timeline import router as timeline_router
 from patron.core.search_api import router as search_router
+from patron.orders.api import router as orders_router
 from patron.pipeline.related_api import router as opportunity_related_router
 from patron.users.api import api_auth
 from patron.users.api import router as users_router
@@ -46,3 +47,4 @@ api.add_router("/search", search_router, auth=api_auth("search"))
 # The timeline is the activity history of a record, so tokens need the activities scope.
 api.add_router("/timeline", timeline_router, auth=api_auth("activities"))
 api.add_router("/notifications", notifications_router, auth=api_auth("users"))
+api.add_router("/", orders_router, auth=api_auth("sales"))

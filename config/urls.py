@@ -11,4 +11,5 @@ urlpatterns = [
     path("", include("patron.contacts.urls")),
     path("", include("patron.contacts.vcard_urls")),
     path("", include("patron.activities.urls")),
+    path("", include("patron.orders.urls")),
 ]
