@@ -23,7 +23,7 @@ from patron.core.record_pages import DetailPanel, record_detail_url, register_de
 from patron.core.views import handles_domain_errors
 from patron.core.visibility import can_access_cached
 from patron.pipeline import playbooks
-from patron.pipeline.models import Opportunity, Pipeline, Stage
+from patron.pipeline.models import Opportunity, Pipeline
 from patron.pipeline.selectors import opportunity_get
 from patron.pipeline.services import register_stage_guard
 from patron.users.admin_views import admin_required
@@ -162,7 +162,7 @@ class StageForm(forms.Form):
             else "",
         }
 
-    def content(self, stage: Stage) -> dict[str, Any]:
+    def content(self) -> dict[str, Any]:
         """The stage's content for ``validate_definition`` (which reports bad values)."""
         data = self.cleaned_data
         plan: list[Any] = []
@@ -243,11 +243,10 @@ def playbook_edit(request: HttpRequest, pk: int) -> HttpResponse:
         stage_forms.append((stage, StageForm(data, prefix=f"s{stage.pk}", initial=initial)))
     note = request.POST.get("note", "") if request.method == "POST" else ""
     if request.method == "POST" and all(form.is_valid() for _, form in stage_forms):
-        stage_content = {stage.name: form.content(stage) for stage, form in stage_forms}
+        contents = {stage.name: form.content() for stage, form in stage_forms}
         if all(not form.errors for _, form in stage_forms):
-            filled = {
-                name: content for name, content in stage_content.items() if any(content.values())
-            }
+            # Stages left blank stay out of the definition rather than as empty entries.
+            filled = {name: content for name, content in contents.items() if any(content.values())}
             try:
                 version = playbooks.playbook_publish_version(
                     user=_user(request),

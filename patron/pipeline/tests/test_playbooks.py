@@ -325,6 +325,17 @@ def test_entering_a_stage_creates_the_plan_tasks_once(
     assert deal.playbook_version == playbook.active_version
 
 
+def test_moving_a_deal_creates_the_plan_of_the_stage_it_enters(
+    rep, acme, stages, playbook, sellers, django_capture_on_commit_callbacks
+):
+    deal = _deal(rep, acme, stage=stages["Qualification"])
+    with django_capture_on_commit_callbacks(execute=True):
+        opportunity_move_stage(user=rep, opportunity=deal, stage=stages["Proposal"])
+    linked = ActivityLink.objects.filter(object_id=deal.pk).values("activity_id")
+    subjects = list(Activity.objects.filter(pk__in=linked).values_list("subject", flat=True))
+    assert subjects == ["Follow up on the proposal"]
+
+
 def test_a_stage_without_a_plan_creates_nothing(rep, acme, stages, playbook, sellers):
     deal = _deal(rep, acme, stage=stages["Negotiation"])
     playbooks.create_activity_plan(
