@@ -7,11 +7,13 @@ class PipelineConfig(AppConfig):
     verbose_name = "Pipeline"
 
     def ready(self) -> None:
+        from patron.pipeline.playbook_views import register_playbooks
         from patron.pipeline.related_selectors import register_visibility_rules
         from patron.pipeline.related_views import register_related_panels
         from patron.pipeline.rollups import register_pipeline_rollups
         from patron.pipeline.timeline import register_opportunity_timeline
 
+        register_playbooks()
         register_visibility_rules()
         register_related_panels()
         register_pipeline_rollups()
