@@ -615,7 +615,7 @@ def test_contact_detail_links_its_account_and_lists_channels(rep_client, rep):
     )
     # A fixed budget: the record and its channels, access explanation, sharing, change log,
     # the relations card, one query per related-list card and the timeline's sources.
-    with assert_max_queries(35):
+    with assert_max_queries(34):
         response = rep_client.get(f"/contacts/{contact.pk}/")
     html = response.content.decode()
     assert f'href="/accounts/{account.pk}/"' in html
