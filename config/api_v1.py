@@ -20,6 +20,7 @@ from patron.core.api.timeline import router as timeline_router
 from patron.core.search_api import router as search_router
 from patron.orders.api import router as orders_router
 from patron.pipeline.playbook_api import router as playbook_router
+from patron.pipeline.api import router as pipeline_router
 from patron.pipeline.related_api import router as opportunity_related_router
 from patron.users.api import api_auth
 from patron.users.api import router as users_router
@@ -42,6 +43,7 @@ api.add_router("/", purchase_history_router, auth=api_auth("contacts"))
 api.add_router("/", related_lists_router, auth=api_auth("contacts"))
 api.add_router("/", activities_router)
 api.add_router("/", calendar_router)
+api.add_router("/", pipeline_router)
 api.add_router("/", opportunity_related_router, auth=api_auth("sales"))
 api.add_router("/", playbook_router, auth=api_auth("sales"))
 api.add_router("/users", users_router)

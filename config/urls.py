@@ -11,5 +11,6 @@ urlpatterns = [
     path("", include("patron.contacts.urls")),
     path("", include("patron.contacts.vcard_urls")),
     path("", include("patron.activities.urls")),
+    path("", include("patron.pipeline.urls")),
     path("", include("patron.orders.urls")),
 ]

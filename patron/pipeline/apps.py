@@ -18,3 +18,10 @@ class PipelineConfig(AppConfig):
         register_related_panels()
         register_pipeline_rollups()
         register_opportunity_timeline()
+        from patron.pipeline.exports import register_exports
+        from patron.pipeline.search import register_search
+        from patron.pipeline.views import register_ui
+
+        register_exports()
+        register_search()
+        register_ui()

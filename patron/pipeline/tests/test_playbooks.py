@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 import datetime
 import json
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -25,7 +26,7 @@ pytestmark = pytest.mark.django_db
 
 CLOSE = datetime.date(2027, 3, 31)
 
-DEFINITION = {
+DEFINITION: dict[str, Any] = {
     "stages": {
         "Prospecting": {
             "guidance": "Find the pain.\nName the budget holder.",
@@ -319,6 +320,7 @@ def test_entering_a_stage_creates_the_plan_tasks_once(
     assert first_call.priority == "high"
     assert first_call.assignee == rep
     assert first_call.owner == rep
+    assert first_call.due_at is not None
     due = first_call.due_at.astimezone(ZoneInfo("Pacific/Auckland"))
     assert (due.date(), due.hour) == (today + datetime.timedelta(days=2), 9)
     deal.refresh_from_db()
