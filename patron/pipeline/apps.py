@@ -25,3 +25,14 @@ class PipelineConfig(AppConfig):
         register_exports()
         register_search()
         register_ui()
+        from patron.core.context_processors import NavItem, register_nav_item
+
+        register_nav_item(
+            NavItem(
+                area="Sales",
+                label="Pipeline board",
+                url_name="pipeline:board",
+                object_type="pipeline.opportunity",
+                order=20,
+            )
+        )
