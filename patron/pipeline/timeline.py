@@ -37,9 +37,9 @@ KINDS = (CREATED, STAGE, WON, LOST)
 _CLOSED = (ForecastCategory.CLOSED_WON, ForecastCategory.CLOSED_LOST)
 _KIND_Q = {
     CREATED.key: Q(from_stage__isnull=True),
-    STAGE.key: Q(from_stage__isnull=False) & ~Q(forecast_category__in=_CLOSED),
-    WON.key: Q(from_stage__isnull=False, forecast_category=ForecastCategory.CLOSED_WON),
-    LOST.key: Q(from_stage__isnull=False, forecast_category=ForecastCategory.CLOSED_LOST),
+    STAGE.key: Q(from_stage__isnull=False) & ~Q(to_stage__forecast_category__in=_CLOSED),
+    WON.key: Q(from_stage__isnull=False, to_stage__forecast_category=ForecastCategory.CLOSED_WON),
+    LOST.key: Q(from_stage__isnull=False, to_stage__forecast_category=ForecastCategory.CLOSED_LOST),
 }
 
 
@@ -60,9 +60,10 @@ def _targets_q(targets: list[Target]) -> Q:
 def _kind(row: StageHistory) -> TimelineKind:
     if row.from_stage_id is None:
         return CREATED
-    if row.forecast_category == ForecastCategory.CLOSED_WON:
+    # The stage decides: an open stage's forecast category may be set by hand.
+    if row.to_stage.forecast_category == ForecastCategory.CLOSED_WON:
         return WON
-    if row.forecast_category == ForecastCategory.CLOSED_LOST:
+    if row.to_stage.forecast_category == ForecastCategory.CLOSED_LOST:
         return LOST
     return STAGE
 

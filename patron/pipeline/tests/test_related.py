@@ -393,3 +393,25 @@ def test_visibility_matrix_of_the_related_lists(rep, other_rep, deal, buyer):
         allowed=rep,
         denied=other_rep,
     )
+
+
+def test_a_team_member_sees_only_the_contacts_they_may_see(rep, other_rep, deal, buyer):
+    opportunity_contact_add(user=rep, opportunity=deal, contact_id=buyer.pk, role="champion")
+    opportunity_team_add(user=rep, opportunity=deal, member_user=other_rep, role="other")
+    url = f"/api/v1/opportunities/{deal.pk}/contacts"
+    assert [row["contact"] for row in _api(rep, "sales:read").get(url).json()] == [buyer.pk]
+    assert _api(other_rep, "sales:read").get(url).json() == []
+    page = _client(other_rep).get(f"/opportunities/{deal.pk}/").content.decode()
+    card = page.split('id="opp-contacts-title"')[1].split("</section>")[0]
+    assert "No contacts on this opportunity yet" in card
+
+
+def test_an_add_contact_form_with_bad_input_answers_422_with_the_errors(rep, deal, buyer):
+    response = _client(rep).post(
+        f"/opportunities/{deal.pk}/contacts/add/", {"contact": buyer.pk, "role": "boss"}
+    )
+    body = response.content.decode()
+    assert response.status_code == 422
+    assert "Select a valid choice" in body
+    assert f'<option value="{buyer.pk}" selected>' in body
+    assert not OpportunityContact.objects.exists()
