@@ -319,8 +319,12 @@ def exchange_rate_edit(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def exchange_rate_delete(request: HttpRequest, pk: int) -> HttpResponse:
     rate = get_object_or_404(ExchangeRate, pk=pk)
-    config.exchange_rate_delete(user=request.user, rate=rate)
-    messages.success(request, f"Deleted the rate: {rate}.")
+    try:
+        config.exchange_rate_delete(user=request.user, rate=rate)
+    except ValidationFailed as error:
+        _flash_errors(request, error)
+    else:
+        messages.success(request, f"Deleted the rate: {rate}.")
     return redirect("pipeline:admin_exchange_rates")
 
 

@@ -9,11 +9,14 @@ deactivate the reason).
 from __future__ import annotations
 
 import datetime
+from collections.abc import Iterator
+from contextlib import contextmanager
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Max
+from django.db.models import F, Max, OuterRef, Subquery
+from django.db.models.functions import Round
 from django.utils import timezone
 
 from patron.core import events, records
@@ -401,14 +404,61 @@ def exchange_rate_save(
             errors["valid_from"] = [f"{code} already has a rate from {start}; edit that one."]
     if errors or start is None:
         raise ValidationFailed("The exchange rate was not saved.", errors=errors)
+    currencies = {code, rate.currency} if rate is not None else {code}
     target = rate or ExchangeRate()
-    target.currency = code
-    target.rate = amount.quantize(Decimal("0.00000001"))
-    target.valid_from = start
-    target.save()
+    with _reconverting(currencies):
+        target.currency = code
+        target.rate = amount.quantize(Decimal("0.00000001"))
+        target.valid_from = start
+        target.save()
     return target
 
 
 def exchange_rate_delete(*, user: Any, rate: ExchangeRate) -> None:
     _require_admin(user)
-    rate.delete()
+    with _reconverting({rate.currency}):
+        # A queryset delete leaves ``rate`` intact if the change is refused and rolled back.
+        ExchangeRate.objects.filter(pk=rate.pk).delete()
+
+
+def _rate_in_force(currency: str) -> Subquery:
+    """The rate of ``currency`` in force on the outer opportunity's close date."""
+    return Subquery(
+        ExchangeRate.objects.filter(currency=currency, valid_from__lte=OuterRef("close_date"))
+        .order_by("-valid_from")
+        .values("rate")[:1]
+    )
+
+
+def _uncovered(currency: str) -> int:
+    """Opportunities in ``currency`` with an amount but no rate in force on their close date."""
+    return (
+        Opportunity.all_objects.filter(currency=currency, amount__isnull=False)
+        .annotate(rate_in_force=_rate_in_force(currency))
+        .filter(rate_in_force__isnull=True)
+        .count()
+    )
+
+
+@contextmanager
+def _reconverting(currencies: set[str]) -> Iterator[None]:
+    """Change the rate table in the block, then convert the affected opportunities' amounts
+    again (one UPDATE per currency); a change that leaves deals without a rate is undone."""
+    before = {currency: _uncovered(currency) for currency in currencies}
+    with transaction.atomic():
+        yield
+        for currency in sorted(currencies):
+            uncovered = _uncovered(currency)
+            if uncovered > before[currency]:
+                raise ValidationFailed(
+                    f"{uncovered} opportunities in {currency} would have no exchange rate.",
+                    errors={
+                        "valid_from": [
+                            f"Their close dates fall before any other {currency} rate: add an "
+                            "earlier rate first, or keep this one."
+                        ]
+                    },
+                )
+            Opportunity.all_objects.filter(currency=currency, amount__isnull=False).update(
+                amount_org=Round(F("amount") * _rate_in_force(currency), 2)
+            )

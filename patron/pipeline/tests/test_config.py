@@ -258,6 +258,27 @@ def test_exchange_rate_is_saved_once_per_currency_and_day(admin_user):
     assert "valid_from" in refused.value.errors
 
 
+def test_changing_a_rate_reconverts_the_deals_it_applies_to(admin_user, rep, acme, stages):
+    early = config.exchange_rate_save(
+        user=admin_user, currency="EUR", value="1.10", valid_from="2026-01-01"
+    )
+    deal = opportunity_create(
+        user=rep, name="Euro deal", account=acme, close_date=CLOSE, amount="100", currency="EUR"
+    )
+    assert deal.amount_org == Decimal("110.00")
+    later = config.exchange_rate_save(
+        user=admin_user, currency="EUR", value="1.20", valid_from="2027-01-01"
+    )
+    assert Opportunity.objects.get(pk=deal.pk).amount_org == Decimal("120.00")
+    config.exchange_rate_delete(user=admin_user, rate=later)
+    assert Opportunity.objects.get(pk=deal.pk).amount_org == Decimal("110.00")
+    with pytest.raises(ValidationFailed) as refused:
+        config.exchange_rate_delete(user=admin_user, rate=early)
+    assert "would have no exchange rate" in refused.value.detail
+    assert ExchangeRate.objects.filter(pk=early.pk).exists()
+    assert Opportunity.objects.get(pk=deal.pk).amount_org == Decimal("110.00")
+
+
 def test_admin_pages_are_for_administrators(admin_client, rep, sales_pipeline):
     for url in (
         "/admin-area/sales/pipelines/",
