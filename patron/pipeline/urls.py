@@ -1,7 +1,7 @@
 from django.urls import path
 
 from patron.core.record_pages import record_urlpatterns
-from patron.pipeline import admin_views, board_views, related_views
+from patron.pipeline import admin_views, board_views, playbook_views, related_views
 from patron.pipeline.views import opportunity_move, opportunity_pages
 
 app_name = "pipeline"
@@ -11,6 +11,7 @@ urlpatterns = [
     path("opportunities/<int:pk>/move/", opportunity_move, name="opportunity_move"),
     *related_views.urlpatterns,
     *admin_views.urlpatterns,
+    *playbook_views.urlpatterns,
     path("opportunities/board/", board_views.board_page, name="board"),
     path("opportunities/board/move/", board_views.board_move, name="board_move"),
     path("opportunities/board/<int:pipeline_id>/", board_views.board_page, name="board"),
