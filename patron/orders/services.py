@@ -286,19 +286,21 @@ def _clean_line(
             cleaned["unit_price"] = as_price(fields["unit_price"], "unit_price")
         except ValidationFailed as error:
             errors.update(error.errors)
-    elif "product" in cleaned and (
-        not line.pk or "unit_price" in fields or cleaned["product"].pk != line.product_id
-    ):
+    else:
+        product = cleaned.get("product") or (line.product if line.pk else None)
         # A new product, or a price left blank, takes the list price of the deal's currency.
-        currency = opportunity.currency or org_settings().default_currency
-        price = list_price_for(cleaned["product"], currency)
-        if price is None:
-            errors["unit_price"] = [
-                f"“{cleaned['product'].name}” has no list price in {currency}; enter a unit "
-                "price or ask an administrator to add one to a price book."
-            ]
-        else:
-            cleaned["unit_price"] = price
+        if product is not None and (
+            not line.pk or "unit_price" in fields or product.pk != line.product_id
+        ):
+            currency = opportunity.currency or org_settings().default_currency
+            price = list_price_for(product, currency)
+            if price is None:
+                errors["unit_price"] = [
+                    f"“{product.name}” has no list price in {currency}; enter a unit price or "
+                    "ask an administrator to add one to a price book."
+                ]
+            else:
+                cleaned["unit_price"] = price
     if errors:
         raise ValidationFailed(_FIX, errors=errors)
     if "product" in cleaned and not cleaned.get("description") and not line.description:

@@ -172,7 +172,7 @@ def test_export_and_search_find_the_product(rep, order_roles):
     client.post("/products/export/")
     job = Job.objects.filter(created_by=rep).latest("id")
     export_csv_run(job_id=job.pk)
-    body = b"".join(client.get(f"/ui/jobs/{job.pk}/download/").streaming_content).decode()
+    body = client.get(f"/ui/jobs/{job.pk}/download/").getvalue().decode()
     assert "QX-9" in body
     assert "Storage" in body
     hits = search(rep, "QX-9")
