@@ -9,6 +9,7 @@ from django.db.models import Q, QuerySet
 
 from patron.core.filters import MineFilter
 from patron.pipeline.choices import ForecastCategory
+from patron.pipeline.forms import StageChoiceField
 from patron.pipeline.models import Opportunity, Pipeline, Stage
 from patron.users.models import User
 
@@ -27,10 +28,20 @@ OPPORTUNITY_SORTS: dict[str, tuple[str, ...]] = {
 STATUS_CHOICES = (("open", "Open"), ("closed", "Closed"), ("won", "Won"), ("lost", "Lost"))
 
 
+class StageFilter(django_filters.ModelChoiceFilter):
+    """Stages named with their pipeline, since pipelines often share stage names."""
+
+    field_class = StageChoiceField
+
+
 class OpportunityFilter(django_filters.FilterSet):
     q = django_filters.CharFilter(method="filter_text", label="Name, account or next step")
     pipeline = django_filters.ModelChoiceFilter(queryset=Pipeline.objects.all())
-    stage = django_filters.ModelChoiceFilter(queryset=Stage.objects.select_related("pipeline"))
+    stage = StageFilter(
+        queryset=Stage.objects.select_related("pipeline").order_by(
+            "pipeline__position", "pipeline__name", "position", "pk"
+        )
+    )
     owner = django_filters.ModelChoiceFilter(queryset=User.objects.filter(is_active=True))
     mine = MineFilter()
     account = django_filters.NumberFilter(field_name="account_id")

@@ -151,7 +151,6 @@ OPPORTUNITIES = ObjectUI(
                 "stage",
                 "amount",
                 "currency",
-                "amount_org",
                 "close_date",
                 "probability",
                 "forecast_category",
