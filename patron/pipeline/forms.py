@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any, cast
 
 from django import forms
+from django.urls import reverse
 
 from patron.contacts.forms import RecordPickerField
 from patron.contacts.models import Account
@@ -127,6 +128,22 @@ class OpportunityForm(RecordForm):
         if instance is not None and instance.pk:
             stages = stages | Stage.objects.filter(pk=instance.stage_id)
         stage_field.queryset = stages.order_by("pipeline__position", "position", "pk")
+        # Choosing another pipeline refreshes the stage list with that pipeline's stages.
+        own_url = (
+            reverse("pipeline:opportunity_edit", args=[instance.pk])
+            if instance is not None and instance.pk
+            else reverse("pipeline:opportunity_create")
+        )
+        self.fields["pipeline"].widget.attrs.update(
+            {
+                "hx-post": own_url,
+                "hx-trigger": "change",
+                "hx-target": "#field-id_stage",
+                "hx-select": "#field-id_stage",
+                "hx-swap": "outerHTML",
+                "aria-controls": "id_stage",
+            }
+        )
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}

@@ -210,6 +210,17 @@ def test_create_form_offers_only_stages_of_the_chosen_pipeline(rep_client, stage
     chosen = rep_client.get(f"/opportunities/new/?pipeline={other.pk}")
     other_ids = {c[0].value for c in chosen.context["form"].fields["stage"].choices if c[0]}
     assert other_ids == set(other.stages.values_list("pk", flat=True))
+    # Changing the pipeline re-renders the stage field with the new pipeline's stages.
+    assert 'hx-target="#field-id_stage"' in page.content.decode()
+    refreshed = rep_client.post(
+        "/opportunities/new/",
+        {"pipeline": other.pk, "stage": stages["Proposal"].pk, "_validate": "pipeline"},
+        HTTP_HX_REQUEST="true",
+        HTTP_HX_TARGET="field-id_stage",
+    )
+    refreshed_ids = {c[0].value for c in refreshed.context["form"].fields["stage"].choices if c[0]}
+    assert refreshed_ids == other_ids
+    assert "field-error" not in refreshed.content.decode()
 
 
 def test_create_form_saves_a_deal_with_the_stage_probability(rep_client, acme, stages):
