@@ -48,7 +48,7 @@ from patron.core.record_pages import (
     register_detail_panel,
 )
 from patron.core.views import handles_domain_errors, principal
-from patron.core.visibility import can_access
+from patron.core.visibility import can_access_cached
 
 VIEWS = ("day", "week", "month")
 ACTIVITY = "activities.activity"
@@ -103,7 +103,7 @@ def reminders_panel(request: HttpRequest, record: Any) -> dict[str, Any] | None:
         "options": options,
         "channel": rows[0].channel if rows else ReminderChannel.IN_APP,
         "channels": ReminderChannel.choices,
-        "may_change": can_access(principal(request), record, Action.UPDATE),
+        "may_change": can_access_cached(principal(request), record, Action.UPDATE),
     }
 
 

@@ -35,7 +35,7 @@ from patron.core.record_pages import (
     register_detail_panel,
 )
 from patron.core.views import Recyclable, handles_domain_errors, register_recyclable
-from patron.core.visibility import can_access
+from patron.core.visibility import can_access_cached
 from patron.users.models import User
 
 # The add form lists this many competitors by name.
@@ -116,7 +116,7 @@ def _account_card(request: HttpRequest, record: Any) -> dict[str, Any] | None:
     if not isinstance(record, Account) or not profile.may(Competitor.object_type(), Action.READ):
         return None
     links = selectors.account_competitor_list(user=user, account=record)
-    may_edit = can_access(user, record, Action.UPDATE)
+    may_edit = can_access_cached(user, record, Action.UPDATE)
     choices: list[Competitor] = []
     if may_edit:
         taken = {link.competitor_id for link in links}
