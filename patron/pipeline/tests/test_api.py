@@ -139,7 +139,8 @@ def test_move_to_lost_needs_a_reason(api, deal, stages, price_too_high):
 
 def test_move_to_a_stage_of_another_pipeline_is_422(api, deal, stages):
     other = make_pipeline("Renewals", default=False)
-    problem = assert_problem(_move(api, deal, {"stage": other.stages.first().pk}), 422, "stage")
+    foreign = other.stages.get(name="Proposal")
+    problem = assert_problem(_move(api, deal, {"stage": foreign.pk}), 422, "stage")
     assert "another pipeline" in problem["errors"]["stage"][0]
 
 
