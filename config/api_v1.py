@@ -19,8 +19,8 @@ from patron.core.api.notifications import router as notifications_router
 from patron.core.api.timeline import router as timeline_router
 from patron.core.search_api import router as search_router
 from patron.orders.api import router as orders_router
-from patron.pipeline.playbook_api import router as playbook_router
 from patron.pipeline.api import router as pipeline_router
+from patron.pipeline.playbook_api import router as playbook_router
 from patron.pipeline.related_api import router as opportunity_related_router
 from patron.users.api import api_auth
 from patron.users.api import router as users_router
