@@ -1,7 +1,7 @@
 """Price books and their list prices: configuration that administrators manage.
 
-A price book holds list prices in one currency, optionally for one segment; at most one
-active-or-not book per currency is the standard one, which line items fall back to.
+A price book holds list prices in one currency, optionally for one segment. Each currency
+has at most one standard book (active or not); line items take their price from it first.
 """
 
 from __future__ import annotations

@@ -4,6 +4,7 @@ opportunity pages and the plain POST forms behind it."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from decimal import Decimal
 from typing import Any, cast
 
 from django.contrib import messages
@@ -139,7 +140,7 @@ def _card(request: HttpRequest, record: Any) -> dict[str, Any] | None:
     user = _user(request)
     lines = selectors.line_item_list(opportunity=record)
     may_edit = can_access(user, record, Action.UPDATE)
-    total = sum((line.line_total for line in lines), start=services.CENT * 0)
+    total = sum((line.line_total for line in lines), start=Decimal("0.00"))
     return {
         "opportunity": record,
         "lines": lines,
