@@ -19,7 +19,7 @@ from django.db.models import F, Max, OuterRef, Subquery
 from django.db.models.functions import Round
 from django.utils import timezone
 
-from patron.core import events, records
+from patron.core import events, records, search
 from patron.core.choices import Via
 from patron.core.exceptions import PermissionDenied, ValidationFailed
 from patron.core.models import ExchangeRate
@@ -195,6 +195,7 @@ def stage_save(
     target = stage or Stage(pipeline=pipeline)
     if order is None and stage is None:
         order = (siblings.aggregate(m=Max("position"))["m"] or 0) + 1
+    renamed = stage is not None and stage.name != clean_name
     target.name = clean_name
     target.probability = clean_probability
     target.forecast_category = str(forecast_category)
@@ -202,7 +203,13 @@ def stage_save(
     target.active = bool(active)
     if order is not None:
         target.position = order
-    target.save()
+    with transaction.atomic():
+        target.save()
+        if renamed:
+            # Search results show each deal's stage name.
+            search.index_records(
+                Opportunity.objects.filter(stage=target).select_related("account", "stage")
+            )
     return target
 
 

@@ -10,7 +10,7 @@ import pytest
 from django.test import Client
 
 from patron.core.exceptions import PermissionDenied, ValidationFailed
-from patron.core.models import ExchangeRate
+from patron.core.models import ExchangeRate, SearchEntry
 from patron.pipeline import config_services as config
 from patron.pipeline.models import LossReason, Opportunity, Pipeline, Stage, StageHistory
 from patron.pipeline.services import opportunity_create, opportunity_move_stage
@@ -323,3 +323,5 @@ def test_opportunities_keep_their_stage_when_a_stage_is_edited(admin_user, rep, 
         forecast_category="pipeline",
     )
     assert Opportunity.objects.get(pk=deal.pk).stage.name == "Discovery"
+    entry = SearchEntry.objects.get(object_id=deal.pk, content_type__model="opportunity")
+    assert "Discovery" in entry.subtitle
