@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import dj_database_url
+from celery.schedules import crontab
 
 from patron.core.env import Env, EnvError, cache_config, data_dir, email_config, secret_key
 
@@ -190,6 +191,11 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
     "clear-expired-sessions": {"task": "core.clear_expired_sessions", "schedule": 6 * 3600},
     "deliver-reminders": {"task": "activities.deliver_reminders", "schedule": 60},
+    # Monday 00:30: the forecast's week-over-week comparison starts from this snapshot.
+    "snapshot-opportunities": {
+        "task": "pipeline.snapshot_opportunities",
+        "schedule": crontab(minute=30, hour=0, day_of_week=1),
+    },
 }
 CELERY_TASK_ALWAYS_EAGER = False
 
