@@ -11,16 +11,23 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
+
+from django.db.models import Count, Q, QuerySet, Sum
 
 Figure = Decimal | int
-RollupCompute = Callable[[Sequence[int]], Figure]
+# rows(account_ids) -> the records of those accounts that the figure counts or sums.
+RollupRows = Callable[[Sequence[int]], QuerySet[Any]]
 
 
 @dataclass(frozen=True)
 class Rollup:
     key: str
     label: str
-    compute: RollupCompute
+    rows: RollupRows
+    # The column naming the record's account, and the summed column (None counts rows).
+    account_field: str
+    sum_field: str | None
     order: int = 100
 
 
@@ -35,41 +42,71 @@ class RollupFigure:
 _rollups: dict[str, Rollup] = {}
 
 
-def register_rollup(key: str, label: str, compute: RollupCompute, *, order: int = 100) -> None:
-    """Add a figure; ``compute(account_ids)`` returns its total over those accounts."""
-    _rollups[key] = Rollup(key=key, label=label, compute=compute, order=order)
+def register_rollup(
+    key: str,
+    label: str,
+    rows: RollupRows,
+    *,
+    account_field: str = "account_id",
+    sum_field: str | None = None,
+    order: int = 100,
+) -> None:
+    """Add a figure: the count (or the sum of ``sum_field``) of ``rows(account_ids)``."""
+    _rollups[key] = Rollup(
+        key=key,
+        label=label,
+        rows=rows,
+        account_field=account_field,
+        sum_field=sum_field,
+        order=order,
+    )
 
 
 def registered_rollups() -> list[Rollup]:
     return sorted(_rollups.values(), key=lambda rollup: (rollup.order, rollup.key))
 
 
-def rollup_figures(*, account_id: int, subtree_ids: Sequence[int]) -> list[RollupFigure]:
-    """Every registered figure for one account and for its subtree (two queries each)."""
-    return [
-        RollupFigure(
-            key=rollup.key,
-            label=rollup.label,
-            account=rollup.compute([account_id]),
-            subtree=rollup.compute(subtree_ids),
+def _figure(rollup: Rollup, account_id: int, subtree_ids: Sequence[int]) -> RollupFigure:
+    """The account's and the subtree's figure from one aggregate query."""
+    own = Q(**{rollup.account_field: account_id})
+    if rollup.sum_field is None:
+        totals = rollup.rows(subtree_ids).aggregate(
+            account=Count("pk", filter=own), subtree=Count("pk")
         )
-        for rollup in registered_rollups()
-    ]
+        empty: Figure = 0
+    else:
+        totals = rollup.rows(subtree_ids).aggregate(
+            account=Sum(rollup.sum_field, filter=own), subtree=Sum(rollup.sum_field)
+        )
+        empty = Decimal("0.00")
+    return RollupFigure(
+        key=rollup.key,
+        label=rollup.label,
+        account=totals["account"] if totals["account"] is not None else empty,
+        subtree=totals["subtree"] if totals["subtree"] is not None else empty,
+    )
 
 
-def _contact_count(account_ids: Sequence[int]) -> int:
+def rollup_figures(*, account_id: int, subtree_ids: Sequence[int]) -> list[RollupFigure]:
+    """Every registered figure for one account and for its subtree (one query each)."""
+    return [_figure(rollup, account_id, subtree_ids) for rollup in registered_rollups()]
+
+
+def _contacts(account_ids: Sequence[int]) -> QuerySet[Any]:
     from patron.contacts.models import Contact
 
-    return Contact.objects.filter(account_id__in=account_ids, deleted_at__isnull=True).count()
+    return Contact.objects.filter(account_id__in=account_ids)
 
 
-def _child_account_count(account_ids: Sequence[int]) -> int:
+def _child_accounts(account_ids: Sequence[int]) -> QuerySet[Any]:
     from patron.contacts.models import Account
 
-    return Account.objects.filter(parent_id__in=account_ids, deleted_at__isnull=True).count()
+    return Account.objects.filter(parent_id__in=account_ids)
 
 
 def register_contact_rollups() -> None:
     """The figures ``contacts`` itself can compute (from ContactsConfig.ready)."""
-    register_rollup("contacts", "Contacts", _contact_count, order=10)
-    register_rollup("child_accounts", "Child accounts", _child_account_count, order=20)
+    register_rollup("contacts", "Contacts", _contacts, order=10)
+    register_rollup(
+        "child_accounts", "Child accounts", _child_accounts, account_field="parent_id", order=20
+    )

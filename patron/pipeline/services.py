@@ -228,7 +228,9 @@ def opportunity_create(*, user: Principal, via: str = Via.UI, **fields: Any) -> 
         raise PermissionDenied("Your role may not create opportunities.")
     instance = Opportunity()
     values = _clean(user, fields, instance, via=via)
-    pipeline = values.get("pipeline") or default_pipeline()
+    given_stage = values.get("stage")
+    pipeline = values.get("pipeline") or (given_stage.pipeline if given_stage else None)
+    pipeline = pipeline or default_pipeline()
     if pipeline is None:
         raise ValidationFailed(
             "There is no pipeline yet.",

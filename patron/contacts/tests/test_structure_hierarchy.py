@@ -3,12 +3,11 @@ hidden accounts keeping their place, roll-ups, cycle prevention on deep chains, 
 
 from __future__ import annotations
 
-from decimal import Decimal
-
 import pytest
 from django.test import Client
 
 from patron.contacts import rollups
+from patron.contacts.models import Contact
 from patron.contacts.selectors import account_hierarchy
 from patron.contacts.services import account_create, account_update, contact_create
 from patron.contacts.tests.test_api import bearer
@@ -74,11 +73,15 @@ def test_rollups_count_the_account_and_its_whole_subtree(rep, group):
 
 def test_later_apps_register_their_own_rollups(rep, group, monkeypatch):
     monkeypatch.setattr(rollups, "_rollups", dict(rollups._rollups))
-    rollups.register_rollup("open_pipeline", "Open pipeline", lambda ids: Decimal(len(ids)) * 10)
+    rollups.register_rollup(
+        "people_at_subsidiaries",
+        "People at subsidiaries",
+        lambda ids: Contact.objects.filter(account_id__in=ids).exclude(account=group["holding"]),
+    )
     response = _client(rep).get(f"/accounts/{group['holding'].pk}/")
     html = response.content.decode()
-    assert "Open pipeline" in html
-    assert '<td class="num">50</td>' in html
+    assert "People at subsidiaries" in html
+    assert '<td class="num">0</td><td class="num">4</td>' in html
 
 
 def test_a_deep_chain_still_refuses_a_cycle(rep):

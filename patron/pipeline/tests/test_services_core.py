@@ -129,3 +129,9 @@ def test_a_registered_guard_blocks_the_move_and_says_why(rep, acme, stages, monk
         user=rep, opportunity=deal, stage=stages["Proposal"], next_step="Send proposal"
     )
     assert deal.stage == stages["Proposal"]
+
+
+def test_create_with_only_a_stage_takes_that_stages_pipeline(rep, acme, stages):
+    renewals = make_pipeline("Renewals", default=False)
+    deal = _deal(rep, acme, stage=renewals.stages.get(name="Proposal"))
+    assert deal.pipeline == renewals
