@@ -19,6 +19,7 @@ from patron.core.api.notifications import router as notifications_router
 from patron.core.api.timeline import router as timeline_router
 from patron.core.search_api import router as search_router
 from patron.orders.api import router as orders_router
+from patron.pipeline.analytics_api import router as sales_analytics_router
 from patron.pipeline.api import router as pipeline_router
 from patron.pipeline.playbook_api import router as playbook_router
 from patron.pipeline.related_api import router as opportunity_related_router
@@ -46,6 +47,7 @@ api.add_router("/", calendar_router)
 api.add_router("/", pipeline_router)
 api.add_router("/", opportunity_related_router, auth=api_auth("sales"))
 api.add_router("/", playbook_router, auth=api_auth("sales"))
+api.add_router("/", sales_analytics_router, auth=api_auth("sales"))
 api.add_router("/users", users_router)
 api.add_router("/search", search_router, auth=api_auth("search"))
 # The timeline is the activity history of a record, so tokens need the activities scope.
