@@ -25,6 +25,9 @@ class PipelineConfig(AppConfig):
         register_exports()
         register_search()
         register_ui()
+        from patron.pipeline.forecast_views import register_forecast_ui
+
+        register_forecast_ui()
         from patron.pipeline.analytics_views import register_analytics_nav
 
         register_analytics_nav()

@@ -404,6 +404,26 @@ def _depth(user: User) -> int:
     return user.role.depth if user.role else 0
 
 
+def direct_reports(rows: Sequence[Row], focus: User | None) -> list[Row]:
+    """The rows one level below ``focus`` (the top rows when None): users whose nearest
+    manager among the rows is ``focus``'s role; a role nobody holds is skipped over."""
+    held = {_role_path(row.user) for row in rows if row.user.role}
+
+    def manager_path(user: User) -> str | None:
+        path = _role_path(user)
+        parts = path.split(".")[:-1]
+        for size in range(len(parts) - 1, 0, -1):
+            prefix = ".".join(parts[:size]) + "."
+            if prefix in held:
+                return prefix
+        return None
+
+    wanted = _role_path(focus) if focus is not None else None
+    if focus is not None and not wanted:
+        return []
+    return [row for row in rows if row.user != focus and manager_path(row.user) == wanted]
+
+
 # --- adjustments ------------------------------------------------------------------------------
 
 
@@ -657,6 +677,14 @@ class Movement:
     to_category: str
     count: int
     amount: Decimal
+
+    @property
+    def from_label(self) -> str:
+        return ForecastCategory(self.from_category).label
+
+    @property
+    def to_label(self) -> str:
+        return ForecastCategory(self.to_category).label
 
 
 @dataclass(frozen=True)

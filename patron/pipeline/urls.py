@@ -5,6 +5,7 @@ from patron.pipeline import (
     admin_views,
     analytics_views,
     board_views,
+    forecast_views,
     playbook_views,
     related_views,
 )
@@ -18,6 +19,7 @@ urlpatterns = [
     *related_views.urlpatterns,
     *admin_views.urlpatterns,
     *playbook_views.urlpatterns,
+    *forecast_views.urlpatterns,
     *analytics_views.urlpatterns,
     path("opportunities/board/", board_views.board_page, name="board"),
     path("opportunities/board/move/", board_views.board_move, name="board_move"),

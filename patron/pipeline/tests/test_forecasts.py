@@ -398,3 +398,101 @@ def _client(user):
     client = Client()
     client.force_login(user)
     return client
+
+
+def test_the_forecast_page_shows_the_roll_up_and_drills_down(vp, manager, book):
+    client = _client(vp)
+    response = client.get("/forecast/?period=FY2027 Q1&scope=hierarchy")
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert "Forecast FY2027 Q1" in body
+    assert "607.00" in body  # the VP's rolled-up best case
+    assert f"focus={manager.pk}" in body
+    drilled = client.get(f"/forecast/?period=2026-04-01&scope=hierarchy&focus={manager.pk}")
+    assert "Rita Rep" in drilled.content.decode()
+    assert "Otto Other" in drilled.content.decode()
+
+
+def test_a_rep_does_not_see_a_peers_figures_on_the_page(rep, other_rep, book):
+    team = TeamFactory(name="Closers")
+    team.members.add(rep, other_rep)
+    body = _client(rep).get(f"/forecast/?period=FY2027 Q1&scope=team:{team.pk}").content.decode()
+    assert "Rita Rep" in body
+    assert "Otto Other" not in body
+    assert "Adjust a forecast" not in body
+
+
+def test_a_manager_adjusts_from_the_page_and_bad_input_answers_422(manager, rep, book):
+    client = _client(manager)
+    form = {"period": "2026-04-01", "scope": "hierarchy", "user": rep.pk, "category": "commit"}
+    bad = client.post("/forecast/adjust/", {**form, "amount": "-3", "note": ""})
+    assert bad.status_code == 422
+    assert not ForecastAdjustment.objects.exists()
+    good = client.post("/forecast/adjust/", {**form, "amount": "180", "note": "Legal done"})
+    assert good.status_code == 302
+    body = client.get(good["Location"]).content.decode()
+    assert "Adjusted by Mia Manager (computed 100.00): Legal done" in body
+
+
+def test_a_rep_cannot_adjust_through_the_page(rep, other_rep):
+    response = _client(rep).post(
+        "/forecast/adjust/",
+        {
+            "period": "2026-04-01",
+            "user": other_rep.pk,
+            "category": "commit",
+            "amount": "1",
+            "note": "x",
+        },
+    )
+    assert response.status_code == 422
+    assert not ForecastAdjustment.objects.exists()
+
+
+def test_the_forecast_page_query_count_does_not_grow_with_users(vp, pipeline_roles, stages):
+    client = _client(vp)
+
+    def count():
+        with assert_max_queries(40) as ctx:
+            assert client.get("/forecast/?period=FY2027 Q1").status_code == 200
+        return len(ctx.captured_queries)
+
+    _deal(UserFactory(role=pipeline_roles["manager"]), stages["Proposal"], "10")
+    count()  # the first request of a session loads what later ones reuse
+    few = count()
+    for role in ("manager", "rep", "rep", "rep"):
+        _deal(UserFactory(role=pipeline_roles[role]), stages["Proposal"], "10")
+    assert count() == few
+
+
+def test_the_quota_grid_saves_changed_cells_and_refuses_bad_ones_whole(manager, rep, other_rep):
+    client = _client(manager)
+    page = client.get("/forecast/quotas/?year=2027")
+    assert page.status_code == 200
+    assert f'name="q_{rep.pk}_2026-04-01"' in page.content.decode()
+    bad = client.post(
+        "/forecast/quotas/?year=2027",
+        {"year": "2027", f"q_{rep.pk}_2026-04-01": "500", f"q_{other_rep.pk}_2026-07-01": "x"},
+    )
+    assert bad.status_code == 422
+    assert not Quota.objects.exists()
+    good = client.post(
+        "/forecast/quotas/?year=2027",
+        {"year": "2027", f"q_{rep.pk}_2026-04-01": "500", f"q_{other_rep.pk}_2026-07-01": ""},
+    )
+    assert good.status_code == 302
+    assert Quota.objects.get().amount == Decimal("500.00")
+
+
+def test_the_quota_upload_lists_bad_lines(manager, rep):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    data = b"email,period,amount\nrep@example.com,FY2027 Q1,10\nghost@example.com,FY2027 Q1,5\n"
+    response = _client(manager).post(
+        "/forecast/quotas/import/?year=2027",
+        {"file": SimpleUploadedFile("quotas.csv", data, content_type="text/csv")},
+    )
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert "1 quota row saved, 1 not saved" in body
+    assert "Line 3" in body
