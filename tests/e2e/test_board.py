@@ -26,7 +26,9 @@ pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 NEXT_STEP_NEEDED = "Fill in the next step before the proposal."
 
 
-def needs_next_step(user: Any, opportunity: Opportunity, from_stage: Any, to_stage: Any) -> list:
+def needs_next_step(
+    user: Any, opportunity: Opportunity, from_stage: Any, to_stage: Any
+) -> list[str]:
     if to_stage.name == "Proposal" and not opportunity.next_step:
         return [NEXT_STEP_NEEDED]
     return []

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 import re
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from django.test import Client
@@ -51,6 +52,12 @@ def client_for(user):
     return client
 
 
+def summary_of(html, stage):
+    found = re.search(rf'id="summary-{stage.pk}".*?</p>', html, flags=re.DOTALL)
+    assert found is not None
+    return found.group(0)
+
+
 def board_url(pipeline):
     return reverse("pipeline:board", args=[pipeline.pk])
 
@@ -76,7 +83,7 @@ def test_board_has_a_column_per_stage_with_cards_in_close_date_order(rep, acme, 
     assert "Rita Rep" in html
     assert "0 days" in html
     # The keyboard alternative to dragging: a labelled "Move to" list on every card.
-    assert f'<label for="move-{early.pk}">Move to' in html
+    assert f'<label class="visually-hidden" for="move-{early.pk}">Move to' in html
 
 
 def test_the_default_board_is_the_default_pipeline_and_an_unknown_one_is_404(rep, acme, stages):
@@ -110,9 +117,7 @@ def test_totals_and_weighted_totals_are_one_sql_query_matching_a_hand_computatio
     assert stages["Won"].pk not in figures
 
     html = client_for(rep).get(board_url(proposal.pipeline)).content.decode()
-    summary = re.search(
-        rf'id="summary-{stages["Proposal"].pk}".*?</p>', html, flags=re.DOTALL
-    ).group(0)
+    summary = summary_of(html, stages["Proposal"])
     assert "<strong>2</strong> deals" in summary
     assert "433.33" in summary
     assert "225.00" in summary
@@ -297,9 +302,7 @@ def test_moving_a_card_answers_the_new_card_and_every_columns_figures(rep, acme,
     assert "Moved “Rocket” to Qualification." in html
     for stage in stages.values():
         assert f'id="summary-{stage.pk}" hx-swap-oob="true"' in html
-    qualification = re.search(
-        rf'id="summary-{stages["Qualification"].pk}".*?</p>', html, flags=re.DOTALL
-    ).group(0)
+    qualification = summary_of(html, stages["Qualification"])
     assert "<strong>1</strong> deal<" in qualification
     assert "200.00" in qualification  # weighted: 1000 at 20 %
 
@@ -393,14 +396,18 @@ def test_bad_move_input_is_a_clear_422_and_changes_nothing(rep, acme, stages):
     rocket = deal(rep, acme, "Rocket")
     other_stage = make_pipeline("Renewals", default=False).stages.get(name="Proposal")
     client = client_for(rep)
-    cases = [
+    cases: list[tuple[dict[str, Any], str]] = [
         ({"stage": "x"}, "Choose one of the board"),
         ({"stage": other_stage.pk}, "belongs to another pipeline"),
         ({"version": ""}, "reload it and move the card again"),
         ({"loss_reason": "nope"}, "Choose one of the listed loss reasons"),
     ]
     for extra, message in cases:
-        data = {"opportunity": rocket.pk, "stage": stages["Proposal"].pk, "version": 1}
+        data: dict[str, Any] = {
+            "opportunity": rocket.pk,
+            "stage": stages["Proposal"].pk,
+            "version": 1,
+        }
         data.update(extra)
         response = client.post(MOVE, data, headers=HTMX)
         assert response.status_code == 422, extra
