@@ -343,6 +343,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
     started = time.monotonic()
     summary = demo_load()
     print(f"Demo data ready ({time.monotonic() - started:.1f} s): {summary}.")
+    if args.sales:
+        from patron.orders.maven_import import maven_sales_load
+
+        sales = maven_sales_load()
+        print(f"Sales history ready ({time.monotonic() - started:.1f} s): {sales}.")
     return 0
 
 
@@ -454,6 +459,11 @@ def build_parser() -> argparse.ArgumentParser:
     scheduler.set_defaults(handler=cmd_scheduler)
 
     demo = sub.add_parser("demo", help="load the demo companies, people, users and teams")
+    demo.add_argument(
+        "--sales",
+        action="store_true",
+        help="also load the sample's products and 8,800 opportunities (sales analytics)",
+    )
     demo.set_defaults(handler=cmd_demo)
 
     check = sub.add_parser("check", help="check the configuration (Django system checks)")
