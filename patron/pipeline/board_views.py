@@ -22,7 +22,7 @@ from django.views.decorators.http import require_GET, require_POST
 from patron.core.exceptions import PatronError, ValidationFailed, VersionConflict
 from patron.core.org import org_settings
 from patron.core.record_pages import object_ui
-from patron.core.views import handles_domain_errors, is_htmx, principal
+from patron.core.views import handles_domain_errors, is_htmx, principal, render_error
 from patron.pipeline import board
 from patron.pipeline.models import Opportunity
 from patron.pipeline.services import opportunity_move_stage
@@ -91,12 +91,7 @@ def board_column(request: HttpRequest, pipeline_id: int, stage_id: int) -> HttpR
     stages = board.board_stages(pipeline)
     stage = next((s for s in stages if s.pk == stage_id), None)
     if stage is None:
-        return render(
-            request,
-            "core/partials/error.html" if is_htmx(request) else "core/error.html",
-            {"status": 404, "title": "Not found", "detail": "This stage is not on the board."},
-            status=404,
-        )
+        return render_error(request, 404, "This stage is not on the board.")
     opportunities = board.board_opportunities(user=user, pipeline=pipeline, params=request.GET)
     page = board.column_page(opportunities, stage, cursor=request.GET.get("cursor", ""))
     board_url = reverse("pipeline:board", args=[pipeline.pk])

@@ -22,7 +22,7 @@ from patron.core.testing import (
     set_org_default,
 )
 from patron.pipeline import board, services
-from patron.pipeline.models import Opportunity, StageHistory
+from patron.pipeline.models import Opportunity, Pipeline, StageHistory
 from patron.pipeline.services import opportunity_create, opportunity_update
 from patron.pipeline.tests.conftest import make_pipeline
 from patron.users.tests.factories import UserFactory, make_role
@@ -94,6 +94,11 @@ def test_the_default_board_is_the_default_pipeline_and_an_unknown_one_is_404(rep
     assert "<h1>New business</h1>" in response.content.decode()
     assert 'aria-label="Pipelines"' in response.content.decode()
     assert client.get("/opportunities/board/999999/").status_code == 404
+    renewals_stage = Pipeline.objects.get(name="Renewals").stages.first()
+    assert renewals_stage is not None
+    wrong_column = f"/opportunities/board/{stages['Won'].pipeline_id}/stages/{renewals_stage.pk}/"
+    assert client.get(wrong_column).status_code == 404
+    assert client.get(wrong_column, headers=HTMX).status_code == 404
 
 
 def test_totals_and_weighted_totals_are_one_sql_query_matching_a_hand_computation(
