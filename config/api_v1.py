@@ -19,8 +19,10 @@ from patron.core.api.notifications import router as notifications_router
 from patron.core.api.timeline import router as timeline_router
 from patron.core.search_api import router as search_router
 from patron.orders.api import router as orders_router
+from patron.orders.quote_api import router as quotes_router
 from patron.pipeline.analytics_api import router as sales_analytics_router
 from patron.pipeline.api import router as pipeline_router
+from patron.pipeline.forecast_api import router as forecast_router
 from patron.pipeline.playbook_api import router as playbook_router
 from patron.pipeline.related_api import router as opportunity_related_router
 from patron.users.api import api_auth
@@ -47,6 +49,7 @@ api.add_router("/", calendar_router)
 api.add_router("/", pipeline_router)
 api.add_router("/", opportunity_related_router, auth=api_auth("sales"))
 api.add_router("/", playbook_router, auth=api_auth("sales"))
+api.add_router("/", forecast_router, auth=api_auth("sales"))
 api.add_router("/", sales_analytics_router, auth=api_auth("sales"))
 api.add_router("/users", users_router)
 api.add_router("/search", search_router, auth=api_auth("search"))
@@ -54,3 +57,4 @@ api.add_router("/search", search_router, auth=api_auth("search"))
 api.add_router("/timeline", timeline_router, auth=api_auth("activities"))
 api.add_router("/notifications", notifications_router, auth=api_auth("users"))
 api.add_router("/", orders_router, auth=api_auth("sales"))
+api.add_router("/", quotes_router, auth=api_auth("sales"))

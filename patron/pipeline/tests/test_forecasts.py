@@ -12,7 +12,7 @@ from django.test import Client
 from patron.contacts.services import account_create
 from patron.core.exceptions import PermissionDenied, ValidationFailed
 from patron.core.models import OrganizationSettings
-from patron.core.testing import assert_max_queries
+from patron.core.testing import Endpoint, assert_max_queries, check_visibility_matrix
 from patron.pipeline import forecasts
 from patron.pipeline.choices import ForecastPeriodKind
 from patron.pipeline.forecasts import (
@@ -496,3 +496,104 @@ def test_the_quota_upload_lists_bad_lines(manager, rep):
     body = response.content.decode()
     assert "1 quota row saved, 1 not saved" in body
     assert "Line 3" in body
+
+
+# --- API --------------------------------------------------------------------------------------
+
+
+def test_the_forecast_api_rolls_up_the_hierarchy(vp, book):
+    response = _client(vp).get("/api/v1/forecasts?period=FY2027 Q1&scope=hierarchy")
+    assert response.status_code == 200
+    data = response.json()
+    assert data["period"]["label"] == "FY2027 Q1"
+    top = data["rows"][0]
+    assert (top["name"], Decimal(top["rolled"]["best_case"])) == ("Vera VP", Decimal("607"))
+    assert Decimal(data["total"]["pipeline"]) == Decimal("697")
+
+
+def test_the_forecast_api_hides_a_peers_figures_and_refuses_a_bad_scope(rep, other_rep, book):
+    client = _client(rep)
+    data = client.get("/api/v1/forecasts?period=FY2027 Q1").json()
+    assert [row["name"] for row in data["rows"]] == ["Rita Rep"]
+    bad = client.get("/api/v1/forecasts?scope=everyone")
+    assert bad.status_code == 422
+    assert "scope" in bad.json()["errors"]
+    assert client.get("/api/v1/forecasts?period=FY2027 Q7").status_code == 422
+
+
+def test_adjustments_through_the_api_only_for_managers(manager, rep, other_rep, book):
+    payload = {
+        "user": rep.pk,
+        "period": "FY2027 Q1",
+        "category": "commit",
+        "amount": "120",
+        "note": "Budget approved",
+    }
+    denied = _client(other_rep).post(
+        "/api/v1/forecasts/adjustments", payload, content_type="application/json"
+    )
+    assert denied.status_code == 403
+    created = _client(manager).post(
+        "/api/v1/forecasts/adjustments", payload, content_type="application/json"
+    )
+    assert created.status_code == 201
+    body = created.json()
+    assert (Decimal(body["computed_amount"]), Decimal(body["amount"])) == (
+        Decimal("100"),
+        Decimal("120"),
+    )
+
+
+def test_quotas_through_the_api(manager, rep, other_rep):
+    client = _client(manager)
+    put = client.put(
+        "/api/v1/quotas",
+        {"user": rep.pk, "period": "2026-04-01", "amount": "900"},
+        content_type="application/json",
+    )
+    assert put.status_code == 200
+    assert put.json()["currency"] == "USD"
+    listed = client.get("/api/v1/quotas?year=2027").json()
+    assert [(q["user_email"], q["period_end"]) for q in listed] == [
+        ("rep@example.com", "2026-06-30")
+    ]
+    assert _client(other_rep).get("/api/v1/quotas?year=2027").json() == []
+    bad = client.put(
+        "/api/v1/quotas",
+        {"user": rep.pk, "period": "2026-04-02", "amount": "900"},
+        content_type="application/json",
+    )
+    assert bad.status_code == 422
+    imported = client.post(
+        "/api/v1/quotas/import",
+        b"email,period,amount\nother@example.com,FY2027 Q2,5\nrep@example.com,FY2027 Q2,-1\n",
+        content_type="text/csv",
+    )
+    assert imported.status_code == 200
+    assert imported.json() == {
+        "saved": 1,
+        "errors": [
+            {"line": 3, "errors": {"amount": ["Enter an amount of 0 or more, like 250000."]}}
+        ],
+    }
+
+
+def test_visibility_matrix_a_manager_sees_a_reps_forecast_and_quota_a_peer_does_not(
+    manager, rep, other_rep, book
+):
+    check_visibility_matrix(
+        [
+            Endpoint("forecast page", "/forecast/?period=FY2027 Q1&focus=", "list"),
+            Endpoint("quota page", "/forecast/quotas/?year=2027", "list"),
+            Endpoint("forecast API", "/api/v1/forecasts?period=FY2027 Q1", "list"),
+        ],
+        marker="Otto Other",
+        allowed=manager,
+        denied=rep,
+    )
+    check_visibility_matrix(
+        [Endpoint("quota API", "/api/v1/quotas?year=2027", "list")],
+        marker="other@example.com",
+        allowed=manager,
+        denied=rep,
+    )
