@@ -162,7 +162,8 @@ def _render_forecast(
     focus: User | None = viewer
     if focus_id.isdigit():
         focus = next((row.user for row in result.rows if row.user.pk == int(focus_id)), viewer)
-    elif viewer.is_admin and not viewer.role:
+    elif viewer.is_admin and not any(forecasts.is_above(viewer, r.user) for r in result.rows):
+        # An administrator outside the sales hierarchy starts from its top rows.
         focus = None
     mine = next((row for row in result.rows if row.user == viewer), None)
     if mine is None:

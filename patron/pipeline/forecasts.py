@@ -20,6 +20,7 @@ from __future__ import annotations
 import csv
 import datetime
 import io
+import itertools
 import re
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
@@ -567,7 +568,7 @@ def quota_import_csv(*, actor: User, lines: Iterable[str]) -> ImportResult:
         )
     users: dict[str, User | None] = {}
     saved, errors = 0, []
-    for line, row in _csv_rows([header, *iterator]):
+    for line, row in _csv_rows(itertools.chain([header], iterator)):
         email = row.get("email", "").lower()
         if email not in users:
             users[email] = User.objects.filter(email__iexact=email).select_related("role").first()

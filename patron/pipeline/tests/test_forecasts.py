@@ -30,6 +30,7 @@ from patron.pipeline.forecasts import (
 )
 from patron.pipeline.models import ForecastAdjustment, Opportunity, OpportunitySnapshot, Quota
 from patron.pipeline.services import opportunity_create, opportunity_move_stage, opportunity_update
+from patron.pipeline.tasks import snapshot_opportunities
 from patron.users.models import User
 from patron.users.tests.factories import TeamFactory, UserFactory
 
@@ -301,6 +302,21 @@ def test_snapshots_are_taken_once_per_week(rep, stages, manager):
     assert OpportunitySnapshot.objects.filter(taken_on=monday).count() == 2
     snapshot_take(on=D(2026, 5, 11))
     assert OpportunitySnapshot.objects.count() == 4
+
+
+def test_the_weekly_task_takes_the_snapshot_and_is_scheduled(rep, stages, settings):
+    _deal(rep, stages["Proposal"], "10")
+    assert snapshot_opportunities() == 1
+    assert snapshot_opportunities() == 1
+    assert OpportunitySnapshot.objects.count() == 1
+    entry = settings.CELERY_BEAT_SCHEDULE["snapshot-opportunities"]
+    assert entry["task"] == "pipeline.snapshot_opportunities"
+
+
+def test_an_administrator_outside_the_hierarchy_sees_everyone_from_the_top(vp, book):
+    body = _client(UserFactory(is_superuser=True)).get("/forecast/?period=FY2027 Q1")
+    assert body.status_code == 200
+    assert "607.00" in body.content.decode()
 
 
 def test_week_over_week_shows_moves_pushed_dates_wins_and_new_deals(
