@@ -19,6 +19,7 @@ from patron.core.api.notifications import router as notifications_router
 from patron.core.api.timeline import router as timeline_router
 from patron.core.search_api import router as search_router
 from patron.orders.api import router as orders_router
+from patron.orders.quote_api import router as quotes_router
 from patron.pipeline.analytics_api import router as sales_analytics_router
 from patron.pipeline.api import router as pipeline_router
 from patron.pipeline.forecast_api import router as forecast_router
@@ -56,3 +57,4 @@ api.add_router("/search", search_router, auth=api_auth("search"))
 api.add_router("/timeline", timeline_router, auth=api_auth("activities"))
 api.add_router("/notifications", notifications_router, auth=api_auth("users"))
 api.add_router("/", orders_router, auth=api_auth("sales"))
+api.add_router("/", quotes_router, auth=api_auth("sales"))

@@ -15,7 +15,6 @@ from patron.orders.models import Quote
 from patron.pipeline.models import Opportunity
 from patron.users.models import Team, User
 
-OPPORTUNITY_CHOICE_LIMIT = 500
 _DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 
 
@@ -70,9 +69,9 @@ class QuoteForm(RecordForm):
             return
         choice = self.fields["opportunity"]
         assert isinstance(choice, forms.ModelChoiceField)
-        choice.queryset = Opportunity.objects.visible_to(user).order_by("name", "id")[
-            :OPPORTUNITY_CHOICE_LIMIT
-        ]
+        choice.queryset = (
+            Opportunity.objects.visible_to(user).only("id", "name").order_by("name", "id")
+        )
         for name in ("tco_years", "tco_in_pdf"):
             del self.fields[name]
 

@@ -5,15 +5,21 @@ TCO items, the pages, the API, access and query counts."""
 from __future__ import annotations
 
 import datetime
+import json
 from decimal import Decimal
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from patron.core.choices import OrgWideAccess
 from patron.core.exceptions import PermissionDenied, RecordNotFound, ValidationFailed
 from patron.core.models import Notification
 from patron.core.testing import (
+    Endpoint,
+    assert_max_queries,
+    check_visibility_matrix,
     grant,
     set_org_default,
 )
@@ -21,6 +27,7 @@ from patron.core.timeline import timeline_page
 from patron.orders import quote_services as qs
 from patron.orders.choices import QuoteStatus
 from patron.orders.models import OpportunityLineItem, Quote, QuoteLine, QuotePolicy
+from patron.orders.tests.conftest import api_client, login
 from patron.pipeline.models import Opportunity
 from patron.users.tests.factories import UserFactory
 
@@ -354,3 +361,230 @@ def test_tco_items_are_validated_and_set_a_default_span(rep, quote):
             end_year="2",
         )
     assert set(error.value.errors) == {"amount", "end_year"}
+
+
+# --- pages ------------------------------------------------------------------------------------
+
+
+def test_new_quote_from_the_opportunity_card_and_its_page_with_lines_and_tco(rep, deal):
+    client = login(rep)
+    opportunity_page = client.get(f"/opportunities/{deal.pk}/")
+    assert f"/quotes/new/?opportunity={deal.pk}" in opportunity_page.content.decode()
+
+    form = client.get(f"/quotes/new/?opportunity={deal.pk}")
+    assert form.status_code == 200
+    response = client.post("/quotes/new/", {"opportunity": deal.pk, "name": "", "terms": ""})
+    quote = Quote.objects.get()
+    assert response.status_code == 302
+    assert quote.name == "Quote for Acme expansion"
+    assert quote.terms == "Payment within 30 days."
+
+    added = client.post(
+        f"/quotes/{quote.pk}/lines/",
+        {"description": "Setup", "quantity": "2", "unit_price": "150", "tax_percent": "10"},
+    )
+    assert added.status_code == 302
+    client.post(
+        f"/quotes/{quote.pk}/tco/",
+        {"category": "support", "amount": "100", "recurrence": "monthly", "start_year": "1"},
+    )
+    page = client.get(f"/quotes/{quote.pk}/")
+    body = page.content.decode()
+    assert page.status_code == 200
+    assert "330.00 USD" in body
+    assert '<title id="tco-chart-title">' in body
+    assert "Send to the customer" in body
+    assert quote.number in client.get(f"/opportunities/{deal.pk}/").content.decode()
+
+
+def test_a_bad_line_on_the_page_is_a_422_naming_the_field_and_saves_nothing(rep, quote):
+    response = login(rep).post(
+        f"/quotes/{quote.pk}/lines/",
+        {"description": "Setup", "quantity": "-1", "unit_price": "10", "discount_percent": "101"},
+    )
+
+    assert response.status_code == 422
+    assert set(response.context["form"].errors) == {"quantity", "discount_percent"}
+    assert not QuoteLine.objects.exists()
+
+
+def test_sending_from_the_page_shows_the_customer_link_once(rep, quote):
+    _line(rep, quote)
+    client = login(rep)
+
+    response = client.post(f"/quotes/{quote.pk}/send/")
+
+    assert response.status_code == 200
+    url = response.context["customer_url"]
+    token = url.rstrip("/").rsplit("/", 1)[1]
+    assert _fresh(quote).acceptance_token_digest == qs.token_digest(token)
+    assert token not in client.get(f"/quotes/{quote.pk}/").content.decode()
+
+
+def test_the_manager_approves_from_the_quote_page(rep, quote, manager):
+    _line(rep, quote, discount_percent="40")
+    login(rep).post(f"/quotes/{quote.pk}/submit/")
+    grant(manager.role, "orders.quote", "read")
+
+    page = login(manager).get(f"/quotes/{quote.pk}/")
+    assert "Approve" in page.content.decode()
+    login(manager).post(f"/quotes/{quote.pk}/approve/", {"note": "OK"})
+
+    assert _fresh(quote).status == QuoteStatus.APPROVED
+
+
+def test_the_public_page_accepts_once_and_needs_no_sign_in(sent, client):
+    quote, token = sent
+    url = f"/q/{token}/"
+
+    page = client.get(url)
+    assert page.status_code == 200
+    assert quote.number in page.content.decode()
+    assert page["Referrer-Policy"] == "no-referrer"
+
+    missing_name = client.post(url, {"answer": "accept", "name": ""})
+    assert missing_name.status_code == 422
+    assert _fresh(quote).status == QuoteStatus.SENT
+
+    client.post(url, {"answer": "accept", "name": "Carla", "comment": "Go"})
+    assert _fresh(quote).status == QuoteStatus.ACCEPTED
+    again = client.post(url, {"answer": "decline", "name": "Carla"})
+    assert again.status_code == 422
+    assert "This quote was accepted by Carla" in again.content.decode()
+    assert _fresh(quote).status == QuoteStatus.ACCEPTED
+
+
+def test_a_wrong_link_is_a_404_and_an_expired_quote_says_so(sent, client):
+    quote, token = sent
+    assert client.get(f"/q/{token[:-2]}xx/").status_code == 404
+
+    Quote.objects.filter(pk=quote.pk).update(
+        valid_until=timezone.localdate() - datetime.timedelta(days=1)
+    )
+    page = client.get(f"/q/{token}/")
+    assert "expired" in page.content.decode()
+    assert "Accept the quote" not in page.content.decode()
+
+
+def test_the_list_filters_by_status_and_its_queries_do_not_grow_with_rows(rep, deal):
+    client = login(rep)
+    qs.quote_create_from_opportunity(user=rep, opportunity=deal, copy_lines=False)
+    with CaptureQueriesContext(connection) as few:
+        client.get("/quotes/")
+    for _ in range(10):
+        qs.quote_create_from_opportunity(user=rep, opportunity=deal, copy_lines=False)
+    with assert_max_queries(len(few.captured_queries)):
+        response = client.get("/quotes/")
+    assert len(response.context["page"].rows) == 11
+    assert not client.get("/quotes/?status=sent").context["page"].rows
+
+
+def test_only_administrators_set_the_quote_rules(rep, admin):
+    assert login(rep).get("/admin-area/quote-rules/").status_code == 403
+
+    bad = login(admin).post(
+        "/admin-area/quote-rules/",
+        {"approval_discount_percent": "120", "default_validity_days": "14", "default_terms": ""},
+    )
+    assert bad.status_code == 422
+    assert "approval_discount_percent" in bad.context["form"].errors
+
+    login(admin).post(
+        "/admin-area/quote-rules/",
+        {
+            "approval_discount_percent": "15",
+            "default_validity_days": "14",
+            "default_terms": "Net 14",
+        },
+    )
+    policy = QuotePolicy.objects.get(pk=1)
+    assert (policy.approval_discount_percent, policy.default_validity_days) == (D("15"), 14)
+
+
+def test_quote_pages_and_endpoints_show_a_quote_only_to_who_may_see_it(rep, other_rep, quote):
+    qs.quote_update(user=rep, quote=quote, name="Zanzibar quote")
+    endpoints = [
+        Endpoint("quote list page", "/quotes/", "list"),
+        Endpoint("quote list page, filtered", "/quotes/?q=Zanzi", "list"),
+        Endpoint("quote detail page", f"/quotes/{quote.pk}/", "detail"),
+        Endpoint("quote edit page", f"/quotes/{quote.pk}/edit/", "detail"),
+        Endpoint("API quote list", "/api/v1/quotes", "list"),
+        Endpoint("API quote", f"/api/v1/quotes/{quote.pk}", "detail"),
+        Endpoint("API quote lines", f"/api/v1/quotes/{quote.pk}/lines", "detail"),
+        Endpoint("API quote TCO", f"/api/v1/quotes/{quote.pk}/tco", "detail"),
+    ]
+    check_visibility_matrix(endpoints, marker="Zanzibar quote", allowed=rep, denied=other_rep)
+
+
+# --- API --------------------------------------------------------------------------------------
+
+
+def test_the_api_creates_quotes_adds_lines_sends_and_reports_tco(rep, deal):
+    client = api_client(rep)
+    created = client.post("/api/v1/quotes", {"opportunity": deal.pk}, content_type=JSON)
+    assert created.status_code == 201
+    quote_id = created.json()["id"]
+    assert created.json()["number"].startswith("Q-")
+
+    line = client.post(
+        f"/api/v1/quotes/{quote_id}/lines",
+        {"description": "Licence", "quantity": "10", "unit_price": "99.5"},
+        content_type=JSON,
+    )
+    assert line.status_code == 201
+    assert line.json()["line_total"] == "995.00"
+
+    client.post(
+        f"/api/v1/quotes/{quote_id}/tco/items",
+        {"category": "licence", "amount": "10000", "recurrence": "one_time"},
+        content_type=JSON,
+    )
+    tco = client.get(f"/api/v1/quotes/{quote_id}/tco").json()
+    assert tco["years"] == [1, 2, 3]
+    assert tco["cumulative"] == ["10000.00", "10000.00", "10000.00"]
+
+    sent = client.post(f"/api/v1/quotes/{quote_id}/send")
+    assert sent.status_code == 200
+    assert sent.json()["quote"]["status"] == "sent"
+    assert "/q/" in sent.json()["customer_url"]
+    assert "acceptance_token_digest" not in sent.json()["quote"]
+
+    synced = client.post(f"/api/v1/quotes/{quote_id}/sync")
+    assert synced.status_code == 200
+    assert Opportunity.objects.get(pk=deal.pk).amount == D("995.00")
+
+
+@pytest.mark.parametrize(
+    ("field", "value"), [("quantity", "-1"), ("discount_percent", "101"), ("unit_price", "-3")]
+)
+def test_bad_api_lines_are_422_problems_naming_the_field(rep, quote, field, value):
+    body = {"description": "x", "quantity": "1", "unit_price": "1", field: value}
+
+    response = api_client(rep).post(
+        f"/api/v1/quotes/{quote.pk}/lines", json.dumps(body), content_type=JSON
+    )
+
+    assert response.status_code == 422
+    assert list(response.json()["errors"]) == [field]
+    assert not QuoteLine.objects.exists()
+
+
+def test_approval_through_the_api_is_for_the_manager_only(rep, quote, manager):
+    _line(rep, quote, discount_percent="30")
+    grant(manager.role, "orders.quote", "read")
+    rep_client = api_client(rep)
+
+    refused = rep_client.post(f"/api/v1/quotes/{quote.pk}/send")
+    assert refused.status_code == 422
+    assert rep_client.post(f"/api/v1/quotes/{quote.pk}/submit").status_code == 200
+    assert (
+        rep_client.post(f"/api/v1/quotes/{quote.pk}/approve", {}, content_type=JSON).status_code
+        == 403
+    )
+
+    approved = api_client(manager).post(
+        f"/api/v1/quotes/{quote.pk}/approve", {"note": "ok"}, content_type=JSON
+    )
+    assert approved.status_code == 200
+    assert approved.json()["status"] == "approved"
+    assert approved.json()["approver"] == manager.pk
