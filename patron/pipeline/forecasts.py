@@ -759,6 +759,7 @@ def week_over_week(*, viewer: User, period: Period, users: Sequence[User]) -> We
     )
     new = (
         visible.filter(_in_period(period), created_at__date__gte=taken_on)
+        .filter(Q(is_closed=False) | Q(closed_on__gte=taken_on))
         .exclude(pk__in=OpportunitySnapshot.objects.filter(taken_on=taken_on).values("opportunity"))
         .aggregate(new_n=Count("pk"), new_amount=Sum("amount_org"))
     )
