@@ -435,8 +435,9 @@ def quote_public(request: HttpRequest, token: str) -> HttpResponse:
         "open": quote.status == QuoteStatus.SENT and not services.is_expired(quote),
     }
     response = render(request, "orders/quote_public.html", context, status=status)
-    # The link is a secret: keep it out of referrers and caches.
-    response["Referrer-Policy"] = "no-referrer"
+    # The link is a secret: keep it out of other sites' referrers and out of caches ("no-referrer"
+    # would also blank the Origin of the page's own POST, which CSRF checking refuses).
+    response["Referrer-Policy"] = "same-origin"
     response["Cache-Control"] = "no-store"
     return response
 

@@ -440,7 +440,7 @@ def test_the_public_page_accepts_once_and_needs_no_sign_in(sent, client):
     page = client.get(url)
     assert page.status_code == 200
     assert quote.number in page.content.decode()
-    assert page["Referrer-Policy"] == "no-referrer"
+    assert page["Referrer-Policy"] == "same-origin"
 
     missing_name = client.post(url, {"answer": "accept", "name": ""})
     assert missing_name.status_code == 422
