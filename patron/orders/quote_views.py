@@ -18,6 +18,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from patron.core.choices import Action
 from patron.core.context_processors import NavItem, register_nav_item
 from patron.core.exceptions import PatronError, RecordNotFound, ValidationFailed
+from patron.core.exports import ExportSpec, owner_email, register_export, team_name
 from patron.core.record_pages import (
     Column,
     DetailPanel,
@@ -147,6 +148,33 @@ QUOTES = ObjectUI(
 )
 
 quote_pages = RecordPages(QUOTES)
+
+QUOTE_EXPORT = ExportSpec(
+    model=Quote,
+    plural="quotes",
+    filterset=QuoteFilter,
+    sorts=QUOTE_SORTS,
+    related=("owner", "team"),
+    columns=(
+        ("id", "id"),
+        ("number", "number"),
+        ("name", "name"),
+        ("opportunity_id", "opportunity_id"),
+        ("status", "status"),
+        ("currency", "currency"),
+        ("subtotal", "subtotal"),
+        ("discount_total", "discount_total"),
+        ("tax_total", "tax_total"),
+        ("total", "total"),
+        ("valid_until", "valid_until"),
+        ("sent_at", "sent_at"),
+        ("customer_responded_at", "customer_responded_at"),
+        ("owner", owner_email),
+        ("team", team_name),
+        ("created_at", "created_at"),
+        ("updated_at", "updated_at"),
+    ),
+)
 
 
 # --- actions on the quote page ---------------------------------------------------------------
@@ -488,7 +516,7 @@ def quote_policy_edit(request: HttpRequest) -> HttpResponse:
 
 
 def register_quotes_ui() -> None:
-    """Navigation, recycle bin and the opportunity card (from AppConfig.ready)."""
+    """Navigation, recycle bin, CSV export and the opportunity card (from AppConfig.ready)."""
     register_nav_item(
         NavItem(
             area="Sales",
@@ -515,6 +543,7 @@ def register_quotes_ui() -> None:
             restore=lambda user, record: services.quote_restore(user=user, quote=record),
         )
     )
+    register_export(QUOTE_EXPORT)
     register_detail_panel(
         DetailPanel(
             key="orders.opportunity_quotes",

@@ -15,7 +15,8 @@ from django.utils import timezone
 
 from patron.core.choices import OrgWideAccess
 from patron.core.exceptions import PermissionDenied, RecordNotFound, ValidationFailed
-from patron.core.models import Notification
+from patron.core.exports import export_csv_run
+from patron.core.models import Job, Notification
 from patron.core.testing import (
     Endpoint,
     assert_max_queries,
@@ -588,3 +589,18 @@ def test_approval_through_the_api_is_for_the_manager_only(rep, quote, manager):
     assert approved.status_code == 200
     assert approved.json()["status"] == "approved"
     assert approved.json()["approver"] == manager.pk
+
+
+def test_the_list_exports_the_filtered_quotes_as_csv(rep, quote, deal):
+    other = qs.quote_create_from_opportunity(user=rep, opportunity=deal, copy_lines=False)
+    _line(rep, other)
+    qs.quote_send(user=rep, quote=_fresh(other))
+    client = login(rep)
+
+    client.post("/quotes/export/", {"query": "status=sent"})
+    job = Job.objects.get()
+    export_csv_run(job_id=job.pk)
+    body = client.get(f"/ui/jobs/{job.pk}/download/").getvalue().decode()
+
+    assert other.number in body
+    assert quote.number not in body
