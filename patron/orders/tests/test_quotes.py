@@ -604,3 +604,26 @@ def test_the_list_exports_the_filtered_quotes_as_csv(rep, quote, deal):
 
     assert other.number in body
     assert quote.number not in body
+
+
+def test_the_tco_editor_sets_the_span_refuses_bad_costs_and_removes_items(rep, quote):
+    client = login(rep)
+    bad = client.post(
+        f"/quotes/{quote.pk}/tco/",
+        {"category": "licence", "amount": "-10", "recurrence": "one_time", "start_year": "1"},
+    )
+    assert bad.status_code == 422
+    assert "amount" in bad.context["form"].errors
+
+    client.post(
+        f"/quotes/{quote.pk}/tco/",
+        {"category": "maintenance", "amount": "2000", "recurrence": "yearly", "start_year": "1"},
+    )
+    client.post(f"/quotes/{quote.pk}/tco/settings/", {"tco_years": "5", "tco_in_pdf": "on"})
+    assert (_fresh(quote).tco_years, _fresh(quote).tco_in_pdf) == (5, True)
+    page = client.get(f"/quotes/{quote.pk}/")
+    assert page.context["tco"].total == D("10000.00")
+
+    item = _fresh(quote).tco_items.get()
+    client.post(f"/quotes/{quote.pk}/tco/{item.pk}/remove/")
+    assert not _fresh(quote).tco_items.exists()
