@@ -71,9 +71,8 @@ def nav_areas(user: Any, path: str) -> list[tuple[str, list[NavLink]]]:
         return []
     profile = user.access_profile()
     is_admin = bool(getattr(user, "is_admin", False))
-    areas: list[tuple[str, list[NavLink]]] = []
+    entries: list[tuple[str, str, str, str]] = []
     for area in AREAS:
-        links: list[NavLink] = []
         items = sorted(
             (i for i in _items.values() if i.area == area), key=lambda i: (i.order, i.label)
         )
@@ -88,11 +87,20 @@ def nav_areas(user: Any, path: str) -> list[tuple[str, list[NavLink]]]:
             create_url = ""
             if item.create_url_name and profile.may(item.object_type, "create"):
                 create_url = _reverse(item.create_url_name) or ""
-            links.append(NavLink(item.label, url, path.startswith(url), create_url))
+            entries.append((area, item.label, url, create_url))
         if area == "Admin" and is_admin:
-            links.append(
-                NavLink("Administration", "/admin-area/", path.startswith("/admin-area/"), "")
-            )
+            entries.append((area, "Administration", "/admin-area/", ""))
+    # One current link: the longest address the path starts with, so the board under
+    # /opportunities/board/ marks "Pipeline board", not "Opportunities" as well.
+    matches = [url for _area, _label, url, _create in entries if path.startswith(url)]
+    current = max(matches, key=len, default=None)
+    areas: list[tuple[str, list[NavLink]]] = []
+    for area in AREAS:
+        links = [
+            NavLink(label, url, url == current, create_url)
+            for entry_area, label, url, create_url in entries
+            if entry_area == area
+        ]
         if links:
             areas.append((area, links))
     return areas

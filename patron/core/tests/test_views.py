@@ -61,6 +61,16 @@ def test_navigation_shows_only_items_the_role_may_read(rep):
         )
 
 
+def test_only_the_most_specific_navigation_link_is_current(admin_user):
+    current = [
+        link.label
+        for _area, links in nav_areas(admin_user, "/opportunities/board/")
+        for link in links
+        if link.current
+    ]
+    assert current == ["Pipeline board"]
+
+
 def test_admin_area_link_only_for_administrators(rep, admin_user):
     def areas(user):
         return [area for area, _links in nav_areas(user, "/")]
