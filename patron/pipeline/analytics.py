@@ -32,10 +32,10 @@ from django.db.models import (
     OuterRef,
     Q,
     QuerySet,
-    Subquery,
     Sum,
+    Value,
 )
-from django.db.models.functions import Cast, ExtractMonth, ExtractYear
+from django.db.models.functions import Cast
 
 from patron.core.exceptions import ValidationFailed
 from patron.core.org import org_settings
@@ -211,9 +211,26 @@ class Period:
     label: str
 
 
+class MonthNumber(Func):
+    """year * 12 + month of a date, as an integer, with each database's native functions
+    (Django's own Extract runs a Python function per row on SQLite)."""
+
+    output_field = IntegerField()
+    template = (
+        "(CAST(EXTRACT(YEAR FROM %(expressions)s) AS integer) * 12 "
+        "+ CAST(EXTRACT(MONTH FROM %(expressions)s) AS integer))"
+    )
+
+    def as_sqlite(self, compiler: Any, connection: Any, **extra_context: Any) -> Any:
+        # The formats are parameters: a literal % in the SQL text would clash with them.
+        day = self.source_expressions[0]
+        year = Cast(Func(Value("%Y"), day, function="strftime"), IntegerField())
+        month = Cast(Func(Value("%m"), day, function="strftime"), IntegerField())
+        return compiler.compile(ExpressionWrapper(year * 12 + month, output_field=IntegerField()))
+
+
 def _month_number(field_name: str) -> Any:
-    # year * 12 + month as an integer on every database (PostgreSQL's EXTRACT is numeric).
-    return Cast(ExtractYear(field_name) * 12 + ExtractMonth(field_name), IntegerField())
+    return MonthNumber(F(field_name))
 
 
 def period_expression(field_name: str, grain: str, fiscal_start: int) -> Any:
@@ -466,15 +483,26 @@ def report_pipeline(filters: AnalyticsFilters) -> Pipeline | None:
     return queryset.first()
 
 
-def _furthest_position() -> Any:
-    """The furthest stage position an opportunity reached (Lost moves do not count)."""
-    return Subquery(
-        StageHistory.objects.filter(opportunity=OuterRef("pk"))
+def _furthest_positions(opportunities: QuerySet[Opportunity]) -> dict[int, int]:
+    """How many of ``opportunities`` got furthest to each stage position (Lost moves do not
+    count), in SQL.
+
+    The history is grouped per opportunity by the ORM (its query embeds the opportunities'
+    visibility predicate as a semi-join); SQL then counts those groups per position, which
+    the ORM cannot express (an aggregate over an aggregate).
+    """
+    furthest = (
+        StageHistory.objects.filter(opportunity_id__in=opportunities.values("pk"))
         .exclude(to_stage__forecast_category=ForecastCategory.CLOSED_LOST)
-        .values("opportunity")
+        .values("opportunity_id")
         .annotate(furthest=Max("to_stage__position"))
-        .values("furthest")
+        .order_by()
     )
+    inner, params = furthest.query.sql_with_params()
+    sql = f"SELECT furthest, COUNT(*) FROM ({inner}) AS per_deal GROUP BY furthest"  # noqa: S608
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return {int(position): int(deals) for position, deals in cursor.fetchall()}
 
 
 def stage_conversion(*, viewer: Principal, filters: AnalyticsFilters) -> list[Row]:
@@ -491,20 +519,10 @@ def stage_conversion(*, viewer: Principal, filters: AnalyticsFilters) -> list[Ro
         .exclude(forecast_category=ForecastCategory.CLOSED_LOST)
         .order_by("position", "pk")
     )
-    counts = {
-        row["furthest"]: row["deals"]
-        for row in _in_range(
-            _opportunities(viewer, filters).filter(pipeline=pipeline), "close_date", filters
-        )
-        .annotate(furthest=_furthest_position())
-        .values("furthest")
-        .annotate(deals=Count("pk"))
-        .order_by()
-    }
-    reached = [
-        sum(n for position, n in counts.items() if position is not None and position >= s.position)
-        for s in stages
-    ]
+    counts = _furthest_positions(
+        _in_range(_opportunities(viewer, filters).filter(pipeline=pipeline), "close_date", filters)
+    )
+    reached = [sum(n for position, n in counts.items() if position >= s.position) for s in stages]
     rows = []
     for index, stage in enumerate(stages):
         following = reached[index + 1] if index + 1 < len(stages) else None
