@@ -338,6 +338,8 @@ def test_api_returns_each_report_as_json(client, deals, manager, rep):
         "Otto Other": 1,
     }
     assert body["rows"][0]["drill_url"].startswith("/")
+    rita = next(row for row in body["rows"] if row["label"] == "Rita Rep")
+    assert rita["values"]["win_rate"] == "66.7"
     client.force_login(rep)
     body = client.get("/api/v1/analytics/sales/win-rate", {"dimension": "owner"}).json()
     assert [row["label"] for row in body["rows"]] == ["Rita Rep"]
