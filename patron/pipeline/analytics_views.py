@@ -86,7 +86,8 @@ class Chart:
 @dataclass(frozen=True)
 class ShownRow:
     label: str
-    cells: list[Any]
+    # (value, whether it is a figure) per column.
+    cells: list[tuple[Any, bool]]
     drill_url: str
 
 
@@ -131,7 +132,7 @@ def _shown(report: analytics.Report, filters: analytics.AnalyticsFilters, query:
     rows = [
         ShownRow(
             label=row.label,
-            cells=[row.values.get(column.key) for column in report.columns],
+            cells=[(row.values.get(column.key), column.numeric) for column in report.columns],
             drill_url=drill_url(filters, row.drill),
         )
         for row in report.rows
