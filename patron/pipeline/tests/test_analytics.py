@@ -25,6 +25,7 @@ from django.urls import reverse
 
 from patron.contacts.models import Competitor
 from patron.contacts.services import account_create
+from patron.core.exceptions import ValidationFailed
 from patron.pipeline import analytics
 from patron.pipeline.analytics import AnalyticsFilters
 from patron.pipeline.models import LossReason, Opportunity, OpportunityCompetitor, Quota
@@ -283,7 +284,7 @@ def test_report_query_counts_do_not_grow_with_deals(deals, manager, rep, acme, s
 
 
 def test_bad_filters_name_the_field(db):
-    with pytest.raises(analytics.ValidationFailed) as refused:
+    with pytest.raises(ValidationFailed) as refused:
         analytics.filters_from({"start": "yesterday", "owner": "x"})
     assert set(refused.value.errors) == {"start", "owner"}
 

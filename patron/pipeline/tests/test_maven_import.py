@@ -10,6 +10,7 @@ from collections import Counter
 from decimal import Decimal
 
 import pytest
+from django.db.models import Sum
 
 from patron.cli import main
 from patron.contacts.demo import DATA_DIR
@@ -48,7 +49,7 @@ def imported(django_db_setup, django_db_blocker):
 
 
 def _admin() -> User:
-    return User.objects.filter(is_superuser=True).order_by("pk").first()
+    return User.objects.filter(is_superuser=True).order_by("pk")[0]
 
 
 def test_every_opportunity_is_imported_once(imported):
@@ -78,7 +79,7 @@ def test_won_revenue_of_one_agent_matches_the_csv(imported):
         if row["sales_agent"] == agent and row["deal_stage"] == "Won"
     )
     won = Opportunity.objects.filter(owner__full_name=agent, is_won=True)
-    assert sum(won.values_list("amount_org", flat=True)) == expected
+    assert won.aggregate(total=Sum("amount_org"))["total"] == expected
     owner_row = next(
         row
         for row in analytics.win_rates(
