@@ -33,6 +33,7 @@ from django.utils import timezone
 
 from patron.contacts.demo import DATA_DIR, DEMO_EMAIL_DOMAIN, demo_load
 from patron.contacts.models import Account
+from patron.core import search
 from patron.core.choices import Via
 from patron.core.currency import CENT, rate_on, to_org_currency
 from patron.orders.models import OpportunityLineItem, Product
@@ -280,6 +281,12 @@ def maven_sales_load() -> SalesSummary:
                     _line_item(opportunity, row, products)
                     for opportunity, row in zip(opportunities, batch, strict=True)
                 ]
+            )
+            # Bulk inserts skip the services, so global search learns of them here.
+            search.index_records(
+                Opportunity.objects.filter(pk__in=[o.pk for o in opportunities]).select_related(
+                    "account", "stage"
+                )
             )
             added += len(opportunities)
         return SalesSummary(

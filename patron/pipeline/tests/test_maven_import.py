@@ -10,10 +10,12 @@ from collections import Counter
 from decimal import Decimal
 
 import pytest
+from django.contrib.contenttypes.models import ContentType
 from django.db.models import Sum
 
 from patron.cli import main
 from patron.contacts.demo import DATA_DIR
+from patron.core.models import SearchEntry
 from patron.orders.maven_import import PIPELINE_NAME, maven_sales_load
 from patron.orders.models import OpportunityLineItem, Product
 from patron.pipeline import analytics
@@ -59,6 +61,11 @@ def test_every_opportunity_is_imported_once(imported):
     assert status == 0
     assert "8800 opportunities (0 added)" in printed
     assert Opportunity.all_objects.filter(pipeline__name=PIPELINE_NAME).count() == 8800
+
+
+def test_imported_opportunities_are_found_by_global_search(imported):
+    opportunity_type = ContentType.objects.get_for_model(Opportunity)
+    assert SearchEntry.objects.filter(content_type=opportunity_type).count() == 8800
 
 
 def test_overall_win_rate_matches_the_csv(imported):
