@@ -196,6 +196,7 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
         "task": "pipeline.snapshot_opportunities",
         "schedule": crontab(minute=30, hour=0, day_of_week=1),
     },
+    "expire-quotes": {"task": "orders.expire_quotes", "schedule": crontab(minute=15, hour=0)},
 }
 CELERY_TASK_ALWAYS_EAGER = False
 

@@ -584,6 +584,31 @@ def is_expired(quote: Quote) -> bool:
     return quote.valid_until < timezone.localdate()
 
 
+EXPIRY_BATCH = 500
+
+
+def quotes_expire(*, today: datetime.date | None = None) -> int:
+    """Mark sent quotes whose validity date has passed as expired (the scheduler runs it
+    daily; running it twice changes nothing). Returns how many were marked."""
+    today = today or timezone.localdate()
+    expired = 0
+    while True:
+        batch = list(
+            Quote.objects.filter(status=QuoteStatus.SENT, valid_until__lt=today).order_by("pk")[
+                :EXPIRY_BATCH
+            ]
+        )
+        for quote in batch:
+            with transaction.atomic():
+                records.record_update(
+                    quote, changes={"status": QuoteStatus.EXPIRED}, actor=None, via=Via.SYSTEM
+                )
+                search.index_record(quote)
+        expired += len(batch)
+        if len(batch) < EXPIRY_BATCH:
+            return expired
+
+
 def token_digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 

@@ -17,6 +17,7 @@ from patron.core.choices import OrgWideAccess
 from patron.core.exceptions import PermissionDenied, RecordNotFound, ValidationFailed
 from patron.core.exports import export_csv_run
 from patron.core.models import Job, Notification
+from patron.core.search import search
 from patron.core.testing import (
     Endpoint,
     assert_max_queries,
@@ -28,6 +29,7 @@ from patron.core.timeline import timeline_page
 from patron.orders import quote_services as qs
 from patron.orders.choices import QuoteStatus
 from patron.orders.models import OpportunityLineItem, Quote, QuoteLine, QuotePolicy
+from patron.orders.tasks import expire_quotes
 from patron.orders.tests.conftest import api_client, login
 from patron.pipeline.models import Opportunity
 from patron.users.tests.factories import UserFactory
@@ -315,6 +317,26 @@ def test_a_wrong_link_is_not_found_and_an_expired_quote_is_refused(sent):
         qs.quote_customer_respond(token=token, accept=True, name="Carla")
     assert "expired" in error.value.detail
     assert _fresh(quote).status == QuoteStatus.SENT
+
+
+def test_the_daily_task_marks_sent_quotes_past_their_date_expired_once(sent):
+    quote, _token = sent
+    Quote.objects.filter(pk=quote.pk).update(
+        valid_until=timezone.localdate() - datetime.timedelta(days=1)
+    )
+    assert expire_quotes.run() == 1
+    assert _fresh(quote).status == QuoteStatus.EXPIRED
+    assert expire_quotes.run() == 0
+
+
+def test_a_sent_quote_still_valid_is_not_expired(sent):
+    assert qs.quotes_expire() == 0
+    assert _fresh(sent[0]).status == QuoteStatus.SENT
+
+
+def test_quotes_are_found_by_global_search_by_number(rep, quote):
+    hits = search(rep, quote.number, object_types=["orders.quote"])
+    assert [hit.url for hit in hits] == [f"/quotes/{quote.pk}/"]
 
 
 def test_the_customer_must_give_a_name(sent):
