@@ -137,8 +137,11 @@ def first_start(*, login_url: str) -> list[str]:
             lines += _create_first_admin(login_url=login_url)
         if settings.DEMO_ON_FIRST_START:
             from patron.contacts.demo import demo_load
+            from patron.orders.maven_import import maven_sales_load
 
             lines.append(f"Demo data loaded: {demo_load()}.")
+            # The sample's 8,800 deals give the board, forecasts and analytics something to show.
+            lines.append(f"Sales history loaded: {maven_sales_load()}.")
         now = timezone.now()
         Job.objects.create(
             kind=FIRST_START_JOB_KIND,
