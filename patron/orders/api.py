@@ -21,6 +21,7 @@ from patron.orders import pricebook_selectors, pricebook_services, selectors, se
 from patron.orders.choices import BillingType, RecurringPeriod
 from patron.orders.filters import PRODUCT_SORTS, ProductFilter
 from patron.orders.models import OpportunityLineItem, PriceBook, PriceBookEntry, Product
+from patron.pipeline.selectors import opportunity_get
 from patron.users.api import api_auth
 
 router = Router(tags=["products"], auth=api_auth("sales"))
@@ -347,7 +348,7 @@ _LINES_DOC = (
     operation_id="opportunity_line_item_list",
 )
 def lines_index(request: HttpRequest, record_id: int) -> list[dict[str, Any]]:
-    opportunity = selectors.opportunity_get(user=request_user(request), pk=record_id)
+    opportunity = opportunity_get(user=request_user(request), pk=record_id)
     return [_line(line) for line in selectors.line_item_list(opportunity=opportunity)]
 
 
@@ -360,7 +361,7 @@ def lines_index(request: HttpRequest, record_id: int) -> list[dict[str, Any]]:
 )
 def lines_add(request: HttpRequest, record_id: int, payload: LineItemInput) -> Status[Any]:
     user = request_user(request)
-    opportunity = selectors.opportunity_get(user=user, pk=record_id, action=Action.UPDATE)
+    opportunity = opportunity_get(user=user, pk=record_id, action=Action.UPDATE)
     fields = payload.model_dump()
     line = services.line_item_add(
         user=user,
@@ -383,7 +384,7 @@ def lines_change(
     request: HttpRequest, record_id: int, line_id: int, payload: LineItemPatch
 ) -> dict[str, Any]:
     user = request_user(request)
-    opportunity = selectors.opportunity_get(user=user, pk=record_id, action=Action.UPDATE)
+    opportunity = opportunity_get(user=user, pk=record_id, action=Action.UPDATE)
     line = selectors.line_item_get(opportunity=opportunity, pk=line_id)
     sent = payload.model_dump(include=payload.model_fields_set)
     use_for_amount = bool(sent.pop("use_for_amount", False))
@@ -409,7 +410,7 @@ def lines_remove(
     request: HttpRequest, record_id: int, line_id: int, use_for_amount: bool = False
 ) -> HttpResponse:
     user = request_user(request)
-    opportunity = selectors.opportunity_get(user=user, pk=record_id, action=Action.UPDATE)
+    opportunity = opportunity_get(user=user, pk=record_id, action=Action.UPDATE)
     line = selectors.line_item_get(opportunity=opportunity, pk=line_id)
     services.line_item_remove(user=user, line=line, use_for_amount=use_for_amount, via=Via.API)
     return HttpResponse(status=204)

@@ -40,22 +40,6 @@ def product_prices(*, product: Product) -> list[PriceBookEntry]:
     )
 
 
-def opportunity_get(*, user: Principal, pk: Any, action: str = Action.READ) -> Opportunity:
-    """The opportunity ``pk`` if ``user`` may see it (hidden ones are reported missing)."""
-    try:
-        opportunity = Opportunity.objects.select_related("owner", "stage").get(pk=pk)
-    except (Opportunity.DoesNotExist, ValueError, TypeError):
-        raise RecordNotFound(f"No opportunity with id {pk}.") from None
-    if not can_access(user, opportunity, Action.READ):
-        raise RecordNotFound(f"No opportunity with id {pk}.")
-    if action != Action.READ and not can_access(user, opportunity, action):
-        raise PermissionDenied(
-            "Only users who may edit this opportunity may change its products; ask its owner "
-            "to share it with edit access."
-        )
-    return opportunity
-
-
 def line_item_list(*, opportunity: Opportunity) -> list[OpportunityLineItem]:
     """The opportunity's lines in order, with their products (one query)."""
     return list(

@@ -33,6 +33,7 @@ from patron.orders.filters import PRODUCT_SORTS, ProductFilter
 from patron.orders.forms import LineItemForm, ProductBulkEditForm, ProductForm
 from patron.orders.models import OpportunityLineItem, Product
 from patron.pipeline.models import Opportunity
+from patron.pipeline.selectors import opportunity_get
 from patron.users.models import User
 
 # The line form lists this many active products by name.
@@ -182,7 +183,7 @@ def _form_page(
 
 def _line_add(request: HttpRequest, pk: int) -> HttpResponse:
     user = _user(request)
-    opportunity = selectors.opportunity_get(user=user, pk=pk, action=Action.UPDATE)
+    opportunity = opportunity_get(user=user, pk=pk, action=Action.UPDATE)
     form = LineItemForm(request.POST)
     if not form.is_valid():
         return _form_page(request, opportunity=opportunity, form=form, line=None)
@@ -202,7 +203,7 @@ def _line_add(request: HttpRequest, pk: int) -> HttpResponse:
 
 def _line_update(request: HttpRequest, pk: int, line_pk: int) -> HttpResponse:
     user = _user(request)
-    opportunity = selectors.opportunity_get(user=user, pk=pk, action=Action.UPDATE)
+    opportunity = opportunity_get(user=user, pk=pk, action=Action.UPDATE)
     line = selectors.line_item_get(opportunity=opportunity, pk=line_pk)
     form = LineItemForm(request.POST)
     if not form.is_valid():
@@ -223,7 +224,7 @@ def _line_update(request: HttpRequest, pk: int, line_pk: int) -> HttpResponse:
 
 def _line_remove(request: HttpRequest, pk: int, line_pk: int) -> HttpResponse:
     user = _user(request)
-    opportunity = selectors.opportunity_get(user=user, pk=pk, action=Action.UPDATE)
+    opportunity = opportunity_get(user=user, pk=pk, action=Action.UPDATE)
     line = selectors.line_item_get(opportunity=opportunity, pk=line_pk)
     services.line_item_remove(
         user=user, line=line, use_for_amount=request.POST.get("use_for_amount") == "on"
@@ -234,7 +235,7 @@ def _line_remove(request: HttpRequest, pk: int, line_pk: int) -> HttpResponse:
 
 def _sync_amount(request: HttpRequest, pk: int) -> HttpResponse:
     user = _user(request)
-    opportunity = selectors.opportunity_get(user=user, pk=pk, action=Action.UPDATE)
+    opportunity = opportunity_get(user=user, pk=pk, action=Action.UPDATE)
     try:
         opportunity = services.line_items_sync_amount(user=user, opportunity=opportunity)
     except ValidationFailed as error:

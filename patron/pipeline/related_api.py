@@ -30,6 +30,7 @@ from patron.pipeline.models import (
     OpportunityTeamMember,
     RevenueSplit,
 )
+from patron.pipeline.selectors import opportunity_get
 from patron.users.models import User
 
 router = Router(tags=["opportunities"])
@@ -44,11 +45,11 @@ _EDIT_DOC = (
 
 
 def _readable(request: HttpRequest, opportunity_id: int) -> Opportunity:
-    return selectors.related_opportunity_get(user=request_user(request), pk=opportunity_id)
+    return opportunity_get(user=request_user(request), pk=opportunity_id)
 
 
 def _editable(request: HttpRequest, opportunity_id: int) -> Opportunity:
-    return selectors.related_opportunity_get(
+    return opportunity_get(
         user=request_user(request), pk=opportunity_id, action=Action.UPDATE
     )
 

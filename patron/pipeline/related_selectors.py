@@ -10,8 +10,8 @@ from django.db.models import Q
 
 from patron.contacts.models import Competitor, Contact
 from patron.core.choices import Action
-from patron.core.exceptions import PermissionDenied, RecordNotFound
-from patron.core.visibility import AccessProfile, Principal, can_access, register_visibility_rule
+from patron.core.exceptions import RecordNotFound
+from patron.core.visibility import AccessProfile, Principal, register_visibility_rule
 from patron.pipeline.choices import TeamAccess
 from patron.pipeline.models import (
     Opportunity,
@@ -23,23 +23,6 @@ from patron.pipeline.models import (
 
 # A related list on a detail page or in the API shows at most this many rows.
 RELATED_LIMIT = 200
-
-
-def related_opportunity_get(*, user: Principal, pk: Any, action: str = Action.READ) -> Opportunity:
-    """The opportunity whose related records ``user`` reads (or, with UPDATE, changes)."""
-    try:
-        opportunity = Opportunity.objects.select_related("owner", "account").get(pk=pk)
-    except (Opportunity.DoesNotExist, ValueError, TypeError):
-        raise RecordNotFound(f"No opportunity with id {pk}.") from None
-    if not can_access(user, opportunity, Action.READ):
-        # Records a user may not read are reported as missing, so ids reveal nothing.
-        raise RecordNotFound(f"No opportunity with id {pk}.")
-    if action != Action.READ and not can_access(user, opportunity, action):
-        raise PermissionDenied(
-            "You may not change this opportunity; ask its owner to put you on its team with "
-            "edit access."
-        )
-    return opportunity
 
 
 def _get(queryset: models.QuerySet[Any], pk: Any, what: str) -> Any:

@@ -35,6 +35,7 @@ from patron.pipeline.choices import (
     TeamAccess,
 )
 from patron.pipeline.models import Opportunity
+from patron.pipeline.selectors import opportunity_get
 from patron.users.models import User
 
 # The add forms offer this many records by name; the pickers search beyond them.
@@ -284,7 +285,7 @@ def _save(
 
 
 def _editable(request: HttpRequest, pk: int) -> Opportunity:
-    return selectors.related_opportunity_get(user=_user(request), pk=pk, action=Action.UPDATE)
+    return opportunity_get(user=_user(request), pk=pk, action=Action.UPDATE)
 
 
 def _contact_add(request: HttpRequest, pk: int) -> HttpResponse:
