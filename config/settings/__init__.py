@@ -44,6 +44,9 @@ INSTALLED_APPS = [
     "patron.users",
     "patron.contacts",
     "patron.activities",
+    "patron.routing",
+    "patron.territories",
+    "patron.leads",
     "patron.pipeline",
     "patron.orders",
 ]
