@@ -18,6 +18,9 @@ from patron.core.api.base import PatronAPI
 from patron.core.api.notifications import router as notifications_router
 from patron.core.api.timeline import router as timeline_router
 from patron.core.search_api import router as search_router
+from patron.leads.api import router as leads_router
+from patron.leads.capture_api import router as lead_capture_router
+from patron.leads.policy_api import router as lead_policy_router
 from patron.orders.api import router as orders_router
 from patron.orders.quote_api import router as quotes_router
 from patron.pipeline.analytics_api import router as sales_analytics_router
@@ -25,6 +28,9 @@ from patron.pipeline.api import router as pipeline_router
 from patron.pipeline.forecast_api import router as forecast_router
 from patron.pipeline.playbook_api import router as playbook_router
 from patron.pipeline.related_api import router as opportunity_related_router
+from patron.pipeline.territory_forecast_api import router as territory_forecast_router
+from patron.routing.api import router as routing_router
+from patron.territories.api import router as territories_router
 from patron.users.api import api_auth
 from patron.users.api import router as users_router
 
@@ -58,3 +64,10 @@ api.add_router("/timeline", timeline_router, auth=api_auth("activities"))
 api.add_router("/notifications", notifications_router, auth=api_auth("users"))
 api.add_router("/", orders_router, auth=api_auth("sales"))
 api.add_router("/", quotes_router, auth=api_auth("sales"))
+api.add_router("/", leads_router, auth=api_auth("leads"))
+api.add_router("/", lead_policy_router, auth=api_auth("leads"))
+# Public: a capture form's key is published in its embed snippet, so this router has no auth.
+api.add_router("/", lead_capture_router, auth=None)
+api.add_router("/", routing_router, auth=api_auth("routing"))
+api.add_router("/", territories_router, auth=api_auth("territories"))
+api.add_router("/", territory_forecast_router, auth=api_auth("sales"))

@@ -11,6 +11,11 @@ urlpatterns = [
     path("", include("patron.contacts.urls")),
     path("", include("patron.contacts.vcard_urls")),
     path("", include("patron.activities.urls")),
+    path("", include("patron.routing.urls")),
+    path("", include("patron.territories.urls")),
+    path("", include("patron.leads.urls")),
+    path("", include("patron.leads.policy_urls")),
     path("", include("patron.pipeline.urls")),
+    path("", include("patron.pipeline.territory_forecast_urls")),
     path("", include("patron.orders.urls")),
 ]

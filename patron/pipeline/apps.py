@@ -31,6 +31,11 @@ class PipelineConfig(AppConfig):
         from patron.pipeline.analytics_views import register_analytics_nav
 
         register_analytics_nav()
+        from patron.pipeline.lead_conversion import register_lead_conversion
+        from patron.pipeline.territory_forecasts import register_territory_forecasts
+
+        register_lead_conversion()
+        register_territory_forecasts()
         from patron.core.context_processors import NavItem, register_nav_item
 
         register_nav_item(

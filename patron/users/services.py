@@ -39,7 +39,17 @@ from patron.users.models import ApiToken, Role, Team, User
 from patron.users.selectors import business_object_types, sensitive_fields, two_factor_required
 
 # Token scopes are "<area>:read" or "<area>:write"; write implies read.
-TOKEN_AREAS = ("contacts", "activities", "sales", "users", "search", "admin")
+TOKEN_AREAS = (
+    "contacts",
+    "activities",
+    "sales",
+    "leads",
+    "routing",
+    "territories",
+    "users",
+    "search",
+    "admin",
+)
 TOKEN_PREFIX = "ptn_"
 
 

@@ -1,0 +1,5 @@
+"""Lead records, conversion and capture-form administration."""
+
+from ninja import Router
+
+router = Router(tags=["Leads"])

@@ -1,0 +1,5 @@
+"""Lead-handling settings, leads at risk and scoring."""
+
+from ninja import Router
+
+router = Router(tags=["Lead policy"])
