@@ -200,6 +200,7 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
         "schedule": crontab(minute=30, hour=0, day_of_week=1),
     },
     "expire-quotes": {"task": "orders.expire_quotes", "schedule": crontab(minute=15, hour=0)},
+    "routing-assign-waiting": {"task": "routing.assign_waiting", "schedule": 60},
 }
 CELERY_TASK_ALWAYS_EAGER = False
 
