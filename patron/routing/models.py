@@ -157,7 +157,7 @@ class RoutedItem(models.Model):
     content_type = models.ForeignKey(ContentType, on_delete=models.CASCADE, related_name="+")
     object_id = models.PositiveBigIntegerField()
     pool = models.ForeignKey(
-        Pool, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        Pool, null=True, blank=True, on_delete=models.SET_NULL, related_name="routed_items"
     )
     member = models.ForeignKey(
         PoolMember, null=True, blank=True, on_delete=models.SET_NULL, related_name="routed_items"
@@ -166,7 +166,11 @@ class RoutedItem(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     queue = models.ForeignKey(
-        RoutingQueue, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        RoutingQueue,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="routed_items",
     )
     is_open = models.BooleanField(default=True)
     # Set while the item waits in its pool's queue for a member who fits.
@@ -232,5 +236,7 @@ class AssignmentDecision(models.Model):
             models.Index(
                 fields=["content_type", "object_id", "-created_at"],
                 name="routing_decision_item_idx",
-            )
+            ),
+            # The log page: newest first, keyset-paged on (created_at, id).
+            models.Index(fields=["-created_at", "-id"], name="routing_decision_recent_idx"),
         ]
