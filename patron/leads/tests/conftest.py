@@ -10,7 +10,13 @@ import pytest
 from patron.core.choices import OrgWideAccess
 from patron.core.testing import grant, set_org_default
 
-LEAD_TYPES = ("leads.lead", "contacts.account", "contacts.contact", "pipeline.opportunity")
+LEAD_TYPES = (
+    "leads.lead",
+    "contacts.account",
+    "contacts.contact",
+    "pipeline.opportunity",
+    "activities.activity",
+)
 ALL_ACTIONS = ("create", "read", "update", "delete", "export", "import")
 
 

@@ -1,0 +1,70 @@
+"""The one FilterSet of the lead list, shared by the page, the API and the CSV export."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import django_filters
+from django.db.models import Q, QuerySet
+
+from patron.core.filters import MineFilter, StrictBooleanFilter
+from patron.core.values import phone_digits
+from patron.leads.choices import LeadSource, LeadStatus
+from patron.leads.models import Lead
+from patron.routing.models import RoutingQueue
+from patron.users.models import Team, User
+
+LEAD_SORTS: dict[str, tuple[str, ...]] = {
+    "name": ("last_name", "first_name", "id"),
+    "-name": ("-last_name", "-first_name", "-id"),
+    "created": ("created_at", "id"),
+    "-created": ("-created_at", "-id"),
+    "score": ("score", "id"),
+    "-score": ("-score", "-id"),
+    "company": ("company", "id"),
+    "-company": ("-company", "-id"),
+}
+
+
+class LeadFilter(django_filters.FilterSet):
+    q = django_filters.CharFilter(method="filter_text", label="Name, email, company or phone")
+    status = django_filters.MultipleChoiceFilter(choices=LeadStatus.choices)
+    source = django_filters.ChoiceFilter(choices=LeadSource.choices, empty_label="Any")
+    campaign = django_filters.CharFilter(lookup_expr="iexact")
+    owner = django_filters.ModelChoiceFilter(queryset=User.objects.filter(is_active=True))
+    mine = MineFilter()
+    team = django_filters.ModelChoiceFilter(queryset=Team.objects.all())
+    queue = django_filters.ModelChoiceFilter(queryset=RoutingQueue.objects.all())
+    min_score = django_filters.NumberFilter(field_name="score", lookup_expr="gte")
+    max_score = django_filters.NumberFilter(field_name="score", lookup_expr="lte")
+    created_after = django_filters.DateFilter(field_name="created_at", lookup_expr="date__gte")
+    created_before = django_filters.DateFilter(field_name="created_at", lookup_expr="date__lte")
+    country = django_filters.CharFilter(lookup_expr="iexact")
+    converted = StrictBooleanFilter(field_name="converted_at", method="filter_set")
+    archived = StrictBooleanFilter(field_name="archived_at", method="filter_set", label="Archived")
+
+    class Meta:
+        model = Lead
+        fields: list[str] = []
+
+    def filter_queryset(self, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        # Archived leads stay out of every list unless the Archived filter asks for them.
+        if self.form.cleaned_data.get("archived") in (None, ""):
+            queryset = queryset.filter(archived_at__isnull=True)
+        return super().filter_queryset(queryset)
+
+    def filter_set(self, queryset: QuerySet[Any], name: str, value: bool) -> QuerySet[Any]:
+        return queryset.filter(**{f"{name}__isnull": not value})
+
+    def filter_text(self, queryset: QuerySet[Any], name: str, value: str) -> QuerySet[Any]:
+        text = value.strip()
+        condition = (
+            Q(first_name__icontains=text)
+            | Q(last_name__icontains=text)
+            | Q(email__icontains=text)
+            | Q(company__icontains=text)
+        )
+        digits = phone_digits(text)
+        if len(digits) >= 4 and len(digits) >= len(text.replace(" ", "")) - 3:
+            condition |= Q(phone__contains=digits) | Q(mobile__contains=digits)
+        return queryset.filter(condition)
