@@ -8,6 +8,7 @@ class LeadsConfig(AppConfig):
 
     def ready(self) -> None:
         from patron.leads.exports import register_exports
+        from patron.leads.policy_views import register_lead_policy
         from patron.leads.search import register_search
         from patron.leads.timeline import register_lead_timeline
         from patron.leads.views import register_ui
@@ -18,3 +19,4 @@ class LeadsConfig(AppConfig):
         register_lead_timeline()
         register_lead_visibility()
         register_ui()
+        register_lead_policy()
