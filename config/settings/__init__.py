@@ -201,6 +201,13 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
     },
     "expire-quotes": {"task": "orders.expire_quotes", "schedule": crontab(minute=15, hour=0)},
     "routing-assign-waiting": {"task": "routing.assign_waiting", "schedule": 60},
+    # Leads are never lost: route the unrouted, alert and reassign missed first responses.
+    "leads-never-lost-sweep": {"task": "leads.never_lost_sweep", "schedule": 60},
+    # Daily 02:40: learn the lead score model again once it is model_refit_days old.
+    "leads-refit-score-model": {
+        "task": "leads.refit_score_model",
+        "schedule": crontab(minute=40, hour=2),
+    },
 }
 CELERY_TASK_ALWAYS_EAGER = False
 
