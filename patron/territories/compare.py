@@ -247,9 +247,13 @@ def moves_page(
 
 
 def _names(rows: list[tuple[int, int, Any, Any]]) -> dict[tuple[int, int], tuple[str, str]]:
+    return record_names([(row[0], row[1]) for row in rows])
+
+
+def record_names(keys: list[tuple[int, int]]) -> dict[tuple[int, int], tuple[str, str]]:
     """Each record's type and name: one query per record type on the page."""
     by_type: dict[int, list[int]] = defaultdict(list)
-    for content_type_id, object_id, _from, _to in rows:
+    for content_type_id, object_id in keys:
         by_type[content_type_id].append(object_id)
     names: dict[tuple[int, int], tuple[str, str]] = {}
     for content_type_id, ids in by_type.items():
