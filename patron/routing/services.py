@@ -14,6 +14,7 @@ serialises writers, so the same code is safe there too.
 from __future__ import annotations
 
 import datetime
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -63,6 +64,8 @@ ITEM_INDEPENDENT_STRATEGIES = frozenset(
     }
 )
 MAX_REASON_LENGTH = 1000
+# Seconds to pause before looking again at members another worker holds locked.
+BUSY_RETRY_PAUSES = (0.005, 0.02, 0.05)
 
 
 @dataclass(frozen=True)
@@ -157,6 +160,8 @@ class _Choice:
     chosen: Candidate | None
     candidates: list[Candidate]
     relaxed: bool
+    # Nobody was chosen only because other workers held the members who fit.
+    contended: bool = False
 
 
 def _take_capacity(candidate: Candidate, member: PoolMember, now: datetime.datetime) -> None:
@@ -243,34 +248,30 @@ def _choose(
         relaxed=relaxed,
     )
     chosen: Candidate | None = None
+    busy: list[Candidate] = []
     for candidate in rank(strategy, available, context):
-        locked = (
-            PoolMember.objects.select_for_update(skip_locked=True)
-            .filter(pk=candidate.member_id)
-            .values("is_paused", "open_items", "assigned_today", "assigned_on")
-            .first()
-        )
-        if locked is None:
-            candidate.detail = "being assigned another item at the same moment"
-            continue
-        member = by_id[candidate.member_id]
-        member.open_items = locked["open_items"]
-        member.assigned_today = locked["assigned_today"]
-        member.assigned_on = locked["assigned_on"]
-        member.is_paused = locked["is_paused"]
-        fresh = _candidate(member, now, with_skills=False)
-        candidate.open_items, candidate.assigned_today = fresh.open_items, fresh.assigned_today
-        if member.is_paused:
-            candidate.skip(SkipReason.PAUSED)
-            continue
-        full = candidate.full_reason()
-        if full:
-            candidate.skip(*full)
-            continue
-        _take_capacity(candidate, member, now)
-        chosen = candidate
-        chosen.outcome = "chosen"
-        break
+        taken = _try_take(candidate, by_id[candidate.member_id], now)
+        if taken is None:
+            busy.append(candidate)
+        elif taken:
+            chosen = candidate
+            break
+    for pause in BUSY_RETRY_PAUSES:
+        if chosen is not None or not busy:
+            break
+        # Everyone who fits is being given an item by another worker this instant; those
+        # transactions are short, so look again shortly instead of making the item wait.
+        # Never a blocking lock on a member: a worker holding a member row it rejected
+        # could otherwise wait in a circle with one holding the pool row.
+        time.sleep(pause)
+        retry, busy = busy, []
+        for candidate in retry:
+            taken = _try_take(candidate, by_id[candidate.member_id], now)
+            if taken is None:
+                busy.append(candidate)
+            elif taken:
+                chosen = candidate
+                break
     for candidate in available:
         if not candidate.outcome:
             candidate.outcome = "eligible"
@@ -278,7 +279,39 @@ def _choose(
         _advance_pool_state(
             pool, strategy, chosen, available, by_id, attributes.get("affinity_user_id")
         )
-    return _Choice(chosen=chosen, candidates=candidates, relaxed=relaxed)
+    return _Choice(chosen=chosen, candidates=candidates, relaxed=relaxed, contended=bool(busy))
+
+
+def _try_take(candidate: Candidate, member: PoolMember, now: datetime.datetime) -> bool | None:
+    """Lock the member row, check again under the lock, take capacity: True when taken,
+    False when the member turned out paused or full, None when another worker holds the
+    row."""
+    locked = (
+        PoolMember.objects.select_for_update(skip_locked=True)
+        .filter(pk=candidate.member_id)
+        .values("is_paused", "open_items", "assigned_today", "assigned_on")
+        .first()
+    )
+    if locked is None:
+        candidate.detail = "being assigned another item at the same moment"
+        return None
+    member.open_items = locked["open_items"]
+    member.assigned_today = locked["assigned_today"]
+    member.assigned_on = locked["assigned_on"]
+    member.is_paused = locked["is_paused"]
+    fresh = _candidate(member, now, with_skills=False)
+    candidate.open_items, candidate.assigned_today = fresh.open_items, fresh.assigned_today
+    candidate.detail = ""
+    if member.is_paused:
+        candidate.skip(SkipReason.PAUSED)
+        return False
+    full = candidate.full_reason()
+    if full:
+        candidate.skip(*full)
+        return False
+    _take_capacity(candidate, member, now)
+    candidate.outcome = "chosen"
+    return True
 
 
 def _skipped_summary(candidates: Iterable[Candidate]) -> str:
@@ -431,6 +464,8 @@ def _assign_in_pool(
             now=now,
         )
         _announce(routed, DecisionKind.QUEUED, spec.object_type)
+        if choice.contended:
+            _assign_waiting_soon(pool.pk)
         return RoutingOutcome(target=target, queued=True, decision=decision)
     waited = routed.waiting_since
     if kind == DecisionKind.AUTOMATIC and waited is not None:
@@ -482,7 +517,11 @@ def _locked_routed_item(spec: Routable, item: Model) -> tuple[RoutedItem, bool]:
     content_type = _content_type(spec)
     routed, created = RoutedItem.objects.get_or_create(content_type=content_type, object_id=item.pk)
     if not created:
-        routed = RoutedItem.objects.select_for_update().select_related("rule").get(pk=routed.pk)
+        routed = (
+            RoutedItem.objects.select_for_update(of=("self",))
+            .select_related("rule")
+            .get(pk=routed.pk)
+        )
     return routed, created
 
 
@@ -795,7 +834,7 @@ def _assign_waiting_in_pool(pool: Pool, entries: list[tuple[int, int, int]]) -> 
             continue
         with transaction.atomic():
             routed = (
-                RoutedItem.objects.select_for_update(skip_locked=True)
+                RoutedItem.objects.select_for_update(skip_locked=True, of=("self",))
                 .select_related("rule")
                 .filter(pk=routed_pk, waiting_since__isnull=False, is_open=True)
                 .first()
