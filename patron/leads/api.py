@@ -389,7 +389,7 @@ class CaptureFormInput(Schema):
 
 def _require_admin(request: HttpRequest) -> User:
     user = request_user(request)
-    if not getattr(user, "is_admin", False):
+    if not isinstance(user, User) or not user.is_admin:
         raise PermissionDenied("Only administrators manage lead capture forms.")
     return user
 

@@ -219,7 +219,7 @@ def capture_public(request: HttpRequest, key: str) -> HttpResponse:
             via=Via.UI,
         )
         if result.outcome == CaptureOutcome.RATE_LIMITED:
-            return render(
+            limited = render(
                 request,
                 "leads/capture_message.html",
                 {
@@ -228,8 +228,9 @@ def capture_public(request: HttpRequest, key: str) -> HttpResponse:
                     "hour. Please try again in an hour; what you sent is kept.",
                 },
                 status=429,
-                headers={"Retry-After": "3600"},
             )
+            limited["Retry-After"] = "3600"
+            return limited
         if result.accepted:
             if form.redirect_url:
                 return redirect(form.redirect_url)

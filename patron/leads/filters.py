@@ -28,7 +28,7 @@ LEAD_SORTS: dict[str, tuple[str, ...]] = {
 
 class LeadFilter(django_filters.FilterSet):
     q = django_filters.CharFilter(method="filter_text", label="Name, email, company or phone")
-    status = django_filters.MultipleChoiceFilter(choices=LeadStatus.choices)
+    status = django_filters.ChoiceFilter(choices=LeadStatus.choices, empty_label="Any")
     source = django_filters.ChoiceFilter(choices=LeadSource.choices, empty_label="Any")
     campaign = django_filters.CharFilter(lookup_expr="iexact")
     owner = django_filters.ModelChoiceFilter(queryset=User.objects.filter(is_active=True))
@@ -51,7 +51,8 @@ class LeadFilter(django_filters.FilterSet):
         # Archived leads stay out of every list unless the Archived filter asks for them.
         if self.form.cleaned_data.get("archived") in (None, ""):
             queryset = queryset.filter(archived_at__isnull=True)
-        return super().filter_queryset(queryset)
+        filtered: QuerySet[Any] = super().filter_queryset(queryset)
+        return filtered
 
     def filter_set(self, queryset: QuerySet[Any], name: str, value: bool) -> QuerySet[Any]:
         return queryset.filter(**{f"{name}__isnull": not value})

@@ -6,7 +6,7 @@ from typing import Any
 
 from django import forms
 
-from patron.contacts.forms import RecordPickerField
+from patron.contacts.forms import RecordIdChoiceField, RecordPickerField
 from patron.contacts.models import Account, Contact
 from patron.core.forms import RecordForm
 from patron.core.record_pages import BulkEditForm
@@ -81,7 +81,7 @@ class LeadForm(RecordForm):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         instance = self.instance
-        if instance is not None and instance.status == LeadStatus.DISQUALIFIED:
+        if isinstance(instance, Lead) and instance.status == LeadStatus.DISQUALIFIED:
             self.fields["status"] = forms.ChoiceField(choices=LeadStatus.choices)
 
 
@@ -116,11 +116,13 @@ class ConvertForm(forms.Form):
     account = RecordPickerField(
         queryset=Account.objects.none(), required=False, label="Existing account"
     )
-    contact = RecordPickerField(
-        queryset=Contact.objects.none(),
+    contact = RecordIdChoiceField(
+        object_type="contacts.contact",
+        choices=[("", "The contact with the lead's email, else a new one")],
         required=False,
+        empty_value=None,
         label="Existing contact",
-        help_text="Left empty: the contact with the lead's email, else a new contact.",
+        help_text="Search by name; left empty, the contact with the lead's email is reused.",
     )
 
     def __init__(self, *args: Any, user: Principal, **kwargs: Any) -> None:
@@ -129,10 +131,7 @@ class ConvertForm(forms.Form):
         account_field.queryset = Account.objects.visible_to(user).only(  # type: ignore[attr-defined]
             "id", "name"
         )
-        contact_field = self.fields["contact"]
-        contact_field.queryset = Contact.objects.visible_to(user).only(  # type: ignore[attr-defined]
-            "id", "first_name", "last_name"
-        )
+        self.user = user
         # Steps registered by higher apps (pipeline: the opportunity) add their fields.
         self.step_sections: list[tuple[str, list[str]]] = []
         for step in conversion_steps():
@@ -170,6 +169,12 @@ class ConvertForm(forms.Form):
         data = super().clean() or {}
         if data.get("account_mode") == "existing" and not data.get("account"):
             self.add_error("account", "Choose the account, or pick another option above.")
+        contact_id = data.get("contact")
+        if contact_id is not None:
+            contact = Contact.objects.visible_to(self.user).filter(pk=contact_id).first()
+            if contact is None:
+                self.add_error("contact", f"No contact with id {contact_id} that you can see.")
+            data["contact"] = contact
         return data
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.db import models
 from django.db.models import Q
 
@@ -10,7 +12,7 @@ from patron.leads.models import Lead
 from patron.routing.models import RoutingQueue
 
 
-def _member_queue_ids(profile: AccessProfile) -> models.QuerySet[RoutingQueue]:
+def _member_queue_ids(profile: AccessProfile) -> models.QuerySet[RoutingQueue, Any]:
     return RoutingQueue.objects.filter(members__id=profile.user_id).values("pk")
 
 

@@ -90,6 +90,10 @@ def create_opportunity_step(context: ConversionContext) -> None:
     context.lead_changes["converted_opportunity_id"] = opportunity.pk
 
 
+def _stage_label(stage: Stage) -> str:
+    return f"{stage.pipeline.name}: {stage.name}"
+
+
 def opportunity_form_fields() -> dict[str, Any]:
     """The conversion page's opportunity fields (named ``opportunity_<name>`` there)."""
     stage = forms.ModelChoiceField(
@@ -99,7 +103,7 @@ def opportunity_form_fields() -> dict[str, Any]:
         required=False,
         empty_label="First stage",
     )
-    stage.label_from_instance = lambda s: f"{s.pipeline.name}: {s.name}"  # type: ignore[method-assign]
+    stage.label_from_instance = _stage_label  # type: ignore[method-assign,assignment]
     return {
         "create": forms.BooleanField(required=False, label="Create an opportunity"),
         "name": forms.CharField(required=False, max_length=255, label="Opportunity name"),
@@ -116,6 +120,7 @@ def opportunity_form_fields() -> dict[str, Any]:
         "contact_role": forms.ChoiceField(
             choices=OpportunityContactRoleKind.choices,
             initial=OpportunityContactRoleKind.DECISION_MAKER,
+            required=False,
             label="The contact's role",
         ),
     }

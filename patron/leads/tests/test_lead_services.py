@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from patron.core.choices import Via
@@ -99,7 +101,7 @@ def test_status_changes_and_disqualify_needs_a_reason(
 def test_status_events_are_emitted_after_commit(lead, rep, django_capture_on_commit_callbacks):
     from patron.core import events
 
-    seen: list[tuple[str, dict]] = []
+    seen: list[tuple[str, dict[str, Any]]] = []
     events.subscribe("lead.disqualified", lambda name, payload: seen.append((name, payload)))
     with django_capture_on_commit_callbacks(execute=True):
         lead_disqualify(user=rep, lead=lead, reason="spam")
@@ -116,7 +118,7 @@ def test_archive_hides_from_default_lists_and_restore_brings_back(lead, rep):
     assert lead.archived_at is not None
     assert Lead.objects.filter(pk=lead.pk).exists(), "archived, never deleted"
 
-    def listed(params: dict) -> list[int]:
+    def listed(params: dict[str, str]) -> list[int]:
         filterset = LeadFilter(
             params, queryset=lead_list(user=rep), request=FilterContext(user=rep)
         )
