@@ -16,7 +16,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from patron.core.filters import MineFilter
-from patron.leads.models import Lead
+from patron.leads.models import Lead, LeadSettings
 from patron.leads.policy_services import (
     DEFAULT_DUE_WITHIN_MINUTES,
     DEFAULT_UNTOUCHED_DAYS,
@@ -74,22 +74,33 @@ class AtRiskFilter(django_filters.FilterSet):
         model = Lead
         fields: list[str] = []
 
-    def __init__(self, *args: Any, now: datetime.datetime | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        now: datetime.datetime | None = None,
+        policy: LeadSettings | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.now = now or timezone.now()
+        self.policy = policy
+        self._window: RiskWindow | None = None
         for name in ("overdue_by", "due_within", "untouched_days"):
             self.form.fields[name].widget = forms.NumberInput(attrs={"min": 0, "step": 1})
 
     def window(self) -> RiskWindow:
-        data = self.form.cleaned_data if self.form.is_valid() else {}
-        due_within = data.get("due_within") or DEFAULT_DUE_WITHIN_MINUTES
-        untouched = data.get("untouched_days") or DEFAULT_UNTOUCHED_DAYS
-        return RiskWindow.build(
-            policy=lead_settings(),
-            due_within_minutes=int(due_within),
-            untouched_days=int(untouched),
-            now=self.now,
-        )
+        """The moments this list compares with (worked out once)."""
+        if self._window is None:
+            data = self.form.cleaned_data if self.form.is_valid() else {}
+            due_within = data.get("due_within") or DEFAULT_DUE_WITHIN_MINUTES
+            untouched = data.get("untouched_days") or DEFAULT_UNTOUCHED_DAYS
+            self._window = RiskWindow.build(
+                policy=self.policy or lead_settings(),
+                due_within_minutes=int(due_within),
+                untouched_days=int(untouched),
+                now=self.now,
+            )
+        return self._window
 
     def filter_queryset(self, queryset: QuerySet[Any]) -> QuerySet[Any]:
         window = self.window()

@@ -29,7 +29,7 @@ from patron.core.models import SavedView, SecurityEvent
 from patron.core.record_pages import SavedViewForm, list_query
 from patron.core.saved_views import saved_view_delete, saved_view_save
 from patron.core.views import handles_domain_errors, keyset_page
-from patron.leads.models import Lead
+from patron.leads.models import Lead, LeadSettings
 from patron.leads.policy_filters import AT_RISK_DEFAULT_SORT, AT_RISK_SORTS, AtRiskFilter
 from patron.leads.policy_services import (
     RiskReason,
@@ -60,12 +60,17 @@ def _require(user: User, action: str) -> None:
 
 
 def at_risk_filterset(
-    user: Any, params: QueryDict | dict[str, Any], *, action: str = Action.READ
+    user: Any,
+    params: QueryDict | dict[str, Any],
+    *,
+    action: str = Action.READ,
+    policy: LeadSettings | None = None,
 ) -> AtRiskFilter:
     return AtRiskFilter(
         params,
         queryset=at_risk_candidates(user=user, action=action),
         request=FilterContext(user=user),
+        policy=policy,
     )
 
 
@@ -116,7 +121,8 @@ def at_risk_page(request: HttpRequest) -> HttpResponse:
         if saved is not None:
             query = "&".join(part for part in (saved.query, f"view={saved.pk}") if part)
             return redirect(f"{reverse('lead_policy:at_risk')}?{query}")
-    filterset = at_risk_filterset(user, request.GET)
+    policy = lead_settings()
+    filterset = at_risk_filterset(user, request.GET, policy=policy)
     status = 200
     if filterset.is_valid():
         rows = filterset.qs
@@ -146,7 +152,7 @@ def at_risk_page(request: HttpRequest) -> HttpResponse:
         "views_list_url": reverse("lead_policy:at_risk"),
         "views_save_url": reverse("lead_policy:at_risk_save_view"),
         "views_delete_name": "lead_policy:at_risk_delete_view",
-        "policy": lead_settings(),
+        "policy": policy,
         "window": window,
     }
     return render(request, "leads/policy_at_risk.html", context, status=status)
