@@ -39,3 +39,10 @@ class VersionConflict(PatronError):
     def __init__(self, detail: str, *, current_version: int) -> None:
         super().__init__(detail)
         self.current_version = current_version
+
+
+class RecordLocked(ValidationFailed):
+    """A write refused because the record is locked (e.g. pending approval); nothing changed."""
+
+    status = 409
+    title = "Record locked"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime
 import uuid
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any, TypeVar
 
@@ -15,7 +16,7 @@ from django.utils import timezone
 
 from patron.core import events
 from patron.core.choices import Via
-from patron.core.exceptions import RecordNotFound, VersionConflict
+from patron.core.exceptions import RecordLocked, RecordNotFound, VersionConflict
 from patron.core.models import BusinessRecord, ChangeLogEntry
 
 R = TypeVar("R", bound=BusinessRecord)
@@ -69,6 +70,24 @@ def log_change(
     )
 
 
+# A write guard returns why ``record`` may not be changed now, or None. Higher apps register
+# them (approvals lock a record while it is pending) so every write path honours the lock.
+WriteGuard = Callable[[BusinessRecord], str | None]
+_write_guards: list[WriteGuard] = []
+
+
+def register_write_guard(guard: WriteGuard) -> None:
+    _write_guards.append(guard)
+
+
+def check_write_guards(record: BusinessRecord) -> None:
+    """Raise RecordLocked when a registered guard refuses changes to ``record``."""
+    for guard in _write_guards:
+        reason = guard(record)
+        if reason:
+            raise RecordLocked(reason, errors={"__all__": [reason]})
+
+
 def event_name(record: BusinessRecord, verb: str) -> str:
     return f"{record._meta.model_name}.{verb}"
 
@@ -106,6 +125,7 @@ def record_update(
     racing cannot both win; the loser gets VersionConflict and nothing is written.
     """
     model = type(record)
+    check_write_guards(record)
     before = snapshot(record)
     for name, value in changes.items():
         setattr(record, name, value)
@@ -153,6 +173,7 @@ def record_update(
 @transaction.atomic
 def record_soft_delete(record: R, *, actor: Any, via: str = Via.UI) -> R:
     """Move ``record`` to the recycle bin; it can be restored."""
+    check_write_guards(record)
     now = timezone.now()
     type(record)._base_manager.filter(pk=record.pk).update(
         deleted_at=now, deleted_by=actor, version=F("version") + 1, updated_at=now
