@@ -8,6 +8,10 @@ from __future__ import annotations
 
 from patron.activities.api import router as activities_router
 from patron.activities.calendar_api import router as calendar_router
+from patron.automation.api import router as automation_router
+from patron.automation.approval_api import router as approvals_router
+from patron.automation.inbound_api import router as inbound_hooks_router
+from patron.automation.webhook_api import router as webhooks_router
 from patron.contacts.api import router as contacts_router
 from patron.contacts.competitor_api import router as competitor_router
 from patron.contacts.purchase_history_api import router as purchase_history_router
@@ -71,3 +75,8 @@ api.add_router("/", lead_capture_router, auth=None)
 api.add_router("/", routing_router, auth=api_auth("routing"))
 api.add_router("/", territories_router, auth=api_auth("territories"))
 api.add_router("/", territory_forecast_router, auth=api_auth("sales"))
+api.add_router("/", automation_router, auth=api_auth("automation"))
+api.add_router("/", approvals_router, auth=api_auth("automation"))
+api.add_router("/", webhooks_router, auth=api_auth("automation"))
+# Public: an inbound webhook's secret URL token is its authentication.
+api.add_router("/", inbound_hooks_router, auth=None)

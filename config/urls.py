@@ -18,4 +18,7 @@ urlpatterns = [
     path("", include("patron.pipeline.urls")),
     path("", include("patron.pipeline.territory_forecast_urls")),
     path("", include("patron.orders.urls")),
+    path("", include("patron.automation.urls")),
+    path("", include("patron.automation.approval_urls")),
+    path("", include("patron.automation.webhook_urls")),
 ]

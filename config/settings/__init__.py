@@ -49,6 +49,7 @@ INSTALLED_APPS = [
     "patron.leads",
     "patron.pipeline",
     "patron.orders",
+    "patron.automation",
 ]
 
 MIDDLEWARE = [

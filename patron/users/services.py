@@ -46,6 +46,7 @@ TOKEN_AREAS = (
     "leads",
     "routing",
     "territories",
+    "automation",
     "users",
     "search",
     "admin",

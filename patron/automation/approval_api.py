@@ -1,0 +1,5 @@
+"""Approval processes, requests, decisions and recall."""
+
+from ninja import Router
+
+router = Router(tags=["Approvals"])

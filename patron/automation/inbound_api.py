@@ -1,0 +1,5 @@
+"""Inbound webhook triggers: a workflow's secret URL starts it."""
+
+from ninja import Router
+
+router = Router(tags=["Automation"])
