@@ -46,7 +46,7 @@ MAX_UNTOUCHED_DAYS = 365
 
 class AtRiskFilter(django_filters.FilterSet):
     reason = django_filters.ChoiceFilter(
-        choices=RiskReason.CHOICES, method="filter_noop", empty_label="Any reason"
+        choices=RiskReason.CHOICES, method="filter_noop", label="Reason", empty_label="Any reason"
     )
     owner = django_filters.ModelChoiceFilter(queryset=User.objects.filter(is_active=True))
     mine = MineFilter()

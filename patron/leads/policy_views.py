@@ -74,6 +74,17 @@ def at_risk_filterset(
     )
 
 
+def _polish(form: forms.Form) -> None:
+    """Filter controls that say "Any" rather than dashes or a preselected "Yes"."""
+    for form_field in form.fields.values():
+        if isinstance(form_field, forms.ModelChoiceField):
+            form_field.empty_label = "Any"
+        elif isinstance(form_field, forms.ChoiceField):
+            choices = list(cast(Any, form_field.choices))
+            if not any(value == "" for value, _label in choices):
+                form_field.choices = [("", "Any"), *choices]
+
+
 def _sort(params: QueryDict) -> str:
     sort = params.get("sort", "")
     return sort if sort in AT_RISK_SORTS else AT_RISK_DEFAULT_SORT
@@ -123,6 +134,7 @@ def at_risk_page(request: HttpRequest) -> HttpResponse:
             return redirect(f"{reverse('lead_policy:at_risk')}?{query}")
     policy = lead_settings()
     filterset = at_risk_filterset(user, request.GET, policy=policy)
+    _polish(filterset.form)
     status = 200
     if filterset.is_valid():
         rows = filterset.qs
