@@ -8,6 +8,16 @@
     if (text) { node.textContent = text; }
     return node;
   }
+  // Plain defaults the host page's own CSS can override (a lower specificity than any class).
+  var STYLE = ".patron-capture{max-width:32rem}.patron-capture-field{margin:0 0 .75rem}" +
+    ".patron-capture label{display:block;font-weight:600;margin-bottom:.25rem}" +
+    ".patron-capture input,.patron-capture textarea{box-sizing:border-box;width:100%;padding:.4rem;font:inherit}" +
+    ".patron-capture-error{color:#b42318;margin:.25rem 0 0}.patron-capture button{padding:.5rem 1rem;font:inherit}";
+  function addStyle() {
+    if (document.getElementById("patron-capture-style")) { return; }
+    var style = el("style", { id: "patron-capture-style" }, STYLE);
+    document.head.appendChild(style);
+  }
   function render(host) {
     var form = el("form", { "class": "patron-capture", novalidate: "novalidate" });
     var status = el("p", { role: "status", "aria-live": "polite", "class": "patron-capture-status" });
@@ -71,5 +81,6 @@
     });
     host.replaceChildren(form);
   }
+  addStyle();
   document.querySelectorAll('[data-patron-capture="' + config.key + '"]').forEach(render);
 })();
