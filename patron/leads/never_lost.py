@@ -139,7 +139,7 @@ def deadline_breach_handle(*, lead_id: int, now: datetime.datetime) -> bool:
     policy = lead_settings()
     with transaction.atomic():
         lead = (
-            Lead.objects.select_for_update(skip_locked=True)
+            Lead.objects.select_for_update(skip_locked=True, of=("self",))
             .select_related("owner__role")
             .filter(pk=lead_id, first_responded_at__isnull=True, first_response_due_at__lte=now)
             .first()

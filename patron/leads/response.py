@@ -44,8 +44,12 @@ def first_response_record(
                 lead,
                 actor=_user(actor_id),
                 via=Via.SYSTEM,
-                action="first_response",
-                changes={"first_responded_at": [None, moment.isoformat()], "how": [None, how]},
+                action="update",
+                changes={
+                    "first_responded_at": [None, moment.isoformat()],
+                    "first_response_seconds": [None, seconds],
+                    "first_response": [None, how],
+                },
             )
     if stamped:
         lead.first_responded_at, lead.first_response_seconds = moment, seconds
