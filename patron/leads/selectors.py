@@ -6,7 +6,7 @@ from typing import Any
 
 from django.db.models import Q
 
-from patron.contacts.models import Account, Contact
+from patron.contacts.models import Account, Contact, ContactEmail
 from patron.core.choices import Action
 from patron.core.exceptions import PermissionDenied, RecordNotFound
 from patron.core.querysets import RecordQuerySet
@@ -113,21 +113,22 @@ def company_domain(email: str, *, settings: LeadSettings | None = None) -> str:
 
 
 def contact_by_email(email: str) -> Contact | None:
-    """The contact with this email (primary or any of their addresses), oldest first."""
+    """The contact with this (normalised, lower-case) email, primary or any of their
+    addresses, oldest first. Exact matches, so the email indexes answer."""
     if not email:
         return None
-    return (
-        Contact.objects.filter(Q(email__iexact=email) | Q(emails__email__iexact=email))
-        .select_related("account")
-        .order_by("pk")
-        .first()
-    )
+    contacts = Contact.objects.select_related("account").order_by("pk")
+    found = contacts.filter(email=email).first()
+    if found is None:
+        owner_ids = ContactEmail.objects.filter(email=email).values("contact_id")
+        found = contacts.filter(pk__in=owner_ids).first()
+    return found
 
 
 def account_by_domain(domain: str) -> Account | None:
     if not domain:
         return None
-    return Account.objects.filter(domain__iexact=domain).order_by("pk").first()
+    return Account.objects.filter(domain=domain.lower()).order_by("pk").first()
 
 
 def open_lead_by_email(email: str, *, exclude_pk: int | None = None) -> Lead | None:
@@ -135,7 +136,7 @@ def open_lead_by_email(email: str, *, exclude_pk: int | None = None) -> Lead | N
     if not email:
         return None
     leads = Lead.objects.filter(
-        email__iexact=email, converted_at__isnull=True, archived_at__isnull=True
+        email=email.lower(), converted_at__isnull=True, archived_at__isnull=True
     ).exclude(status="disqualified")
     if exclude_pk is not None:
         leads = leads.exclude(pk=exclude_pk)
