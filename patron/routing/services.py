@@ -14,14 +14,16 @@ serialises writers, so the same code is safe there too.
 from __future__ import annotations
 
 import datetime
+import functools
+import logging
 import time
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Case, F, Max, Model, Value, When
 from django.utils import timezone
 
@@ -52,6 +54,7 @@ from patron.routing.strategies import POOL_STATE_STRATEGIES, Candidate, Context,
 from patron.users.models import User
 
 Errors = dict[str, list[str]]
+logger = logging.getLogger(__name__)
 
 # Strategies whose choice does not depend on the item: when nobody fits one waiting item,
 # nobody fits the next one either, so the waiting run moves on to the next pool.
@@ -64,6 +67,9 @@ ITEM_INDEPENDENT_STRATEGIES = frozenset(
     }
 )
 MAX_REASON_LENGTH = 1000
+# Waiting items assigned per transaction: the chunk's log rows and assignment rows are
+# written with one statement each.
+WAITING_CHUNK = 20
 # Seconds to pause before looking again at members another worker holds locked.
 BUSY_RETRY_PAUSES = (0.005, 0.02, 0.05)
 
@@ -99,26 +105,50 @@ def load_members(pool: Pool, *, with_skills: bool) -> list[PoolMember]:
     return list(queryset.order_by("position", "id"))
 
 
-def _candidate(member: PoolMember, now: datetime.datetime, *, with_skills: bool) -> Candidate:
-    today = hours.local_date(_member_zone(member), now)
-    return Candidate(
-        member_id=member.pk,
-        user_id=member.user_id,
-        queue_id=member.queue_id,
+@dataclass(frozen=True)
+class _MemberFacts:
+    """What does not change during one decision (or one waiting-run chunk) about a member."""
+
+    name: str
+    today: datetime.date
+    skills: dict[tuple[str, str], int]
+    availability_skip: tuple[SkipReason, str] | None
+
+
+def _facts(
+    member: PoolMember,
+    now: datetime.datetime,
+    *,
+    with_skills: bool,
+    exclude_user_ids: frozenset[int] = frozenset(),
+) -> _MemberFacts:
+    return _MemberFacts(
         name=_member_name(member),
-        position=member.position,
-        weight=member.weight,
-        open_items=member.open_items,
-        assigned_today=member.assigned_today if member.assigned_on == today else 0,
-        max_open_items=member.max_open_items,
-        max_items_per_day=member.max_items_per_day,
-        current_weight=member.current_weight,
-        last_assigned_at=member.last_assigned_at,
+        today=hours.local_date(_member_zone(member), now),
         skills=(
             {(s.kind, s.value.casefold()): s.level for s in member.skills.all()}
             if with_skills
             else {}
         ),
+        availability_skip=_availability_skip(member, now, exclude_user_ids),
+    )
+
+
+def _candidate(member: PoolMember, facts: _MemberFacts) -> Candidate:
+    return Candidate(
+        member_id=member.pk,
+        user_id=member.user_id,
+        queue_id=member.queue_id,
+        name=facts.name,
+        position=member.position,
+        weight=member.weight,
+        open_items=member.open_items,
+        assigned_today=member.assigned_today if member.assigned_on == facts.today else 0,
+        max_open_items=member.max_open_items,
+        max_items_per_day=member.max_items_per_day,
+        current_weight=member.current_weight,
+        last_assigned_at=member.last_assigned_at,
+        skills=facts.skills,
     )
 
 
@@ -164,21 +194,24 @@ class _Choice:
     contended: bool = False
 
 
-def _take_capacity(candidate: Candidate, member: PoolMember, now: datetime.datetime) -> None:
-    today = hours.local_date(_member_zone(member), now)
-    PoolMember.objects.filter(pk=candidate.member_id).update(
-        open_items=F("open_items") + 1,
-        assigned_today=Case(
-            When(assigned_on=today, then=F("assigned_today") + 1), default=Value(1)
-        ),
-        assigned_on=today,
-        last_assigned_at=now,
-    )
-    # Keep the in-memory copy in step: a waiting run reuses it for the next item.
-    member.open_items = candidate.open_items + 1
-    member.assigned_today = candidate.assigned_today + 1
-    member.assigned_on = today
-    member.last_assigned_at = now
+@dataclass
+class _Batch:
+    """Writes a waiting run's chunk makes once at its end: one statement each instead of
+    one per item (the chunk is one transaction, so nothing is seen half-written)."""
+
+    decisions: list[AssignmentDecision] = field(default_factory=list)
+    facts: dict[int, _MemberFacts] = field(default_factory=dict)
+    weights: dict[int, PoolMember] = field(default_factory=dict)
+    pointer_moved: bool = False
+    contended: bool = False
+
+    def flush(self, pool: Pool) -> None:
+        if self.decisions:
+            AssignmentDecision.objects.bulk_create(self.decisions)
+        if self.weights:
+            PoolMember.objects.bulk_update(list(self.weights.values()), ["current_weight"])
+        if self.pointer_moved:
+            Pool.objects.filter(pk=pool.pk).update(last_position=pool.last_position)
 
 
 def _advance_pool_state(
@@ -188,9 +221,18 @@ def _advance_pool_state(
     available: list[Candidate],
     members: Mapping[int, PoolMember],
     affinity_user_id: Any,
+    batch: _Batch | None,
 ) -> None:
+    """Move the round-robin pointer or the running weights (written at once, or at the end
+    of a waiting run's chunk, which holds the pool row for its whole transaction)."""
     if strategy == Strategy.WEIGHTED_ROUND_ROBIN:
         total = sum(c.weight for c in available)
+        for candidate in available:
+            members[candidate.member_id].current_weight += candidate.weight
+        members[chosen.member_id].current_weight -= total
+        if batch is not None:
+            batch.weights.update({c.member_id: members[c.member_id] for c in available})
+            return
         ids = [c.member_id for c in available]
         PoolMember.objects.filter(pk__in=ids).update(
             current_weight=F("current_weight") + F("weight")
@@ -198,15 +240,15 @@ def _advance_pool_state(
         PoolMember.objects.filter(pk=chosen.member_id).update(
             current_weight=F("current_weight") - total
         )
-        for candidate in available:
-            members[candidate.member_id].current_weight += candidate.weight
-        members[chosen.member_id].current_weight -= total
     elif strategy == Strategy.ROUND_ROBIN or (
         strategy == Strategy.OWNER_AFFINITY
         and (affinity_user_id is None or chosen.user_id != int(affinity_user_id))
     ):
-        Pool.objects.filter(pk=pool.pk).update(last_position=chosen.position)
         pool.last_position = chosen.position
+        if batch is not None:
+            batch.pointer_moved = True
+        else:
+            Pool.objects.filter(pk=pool.pk).update(last_position=chosen.position)
 
 
 def _choose(
@@ -219,6 +261,7 @@ def _choose(
     attributes: Mapping[str, Any],
     exclude_user_ids: frozenset[int],
     now: datetime.datetime,
+    batch: _Batch | None = None,
 ) -> _Choice:
     """Rank the available members and take the first whose row can be locked and who still
     has capacity under that lock."""
@@ -234,9 +277,14 @@ def _choose(
     candidates: list[Candidate] = []
     available: list[Candidate] = []
     for member in members:
-        candidate = _candidate(member, now, with_skills=with_skills)
+        facts = batch.facts.get(member.pk) if batch is not None else None
+        if facts is None:
+            facts = _facts(member, now, with_skills=with_skills, exclude_user_ids=exclude_user_ids)
+            if batch is not None:
+                batch.facts[member.pk] = facts
+        candidate = _candidate(member, facts)
         candidates.append(candidate)
-        skip = _availability_skip(member, now, exclude_user_ids) or candidate.full_reason()
+        skip = facts.availability_skip or candidate.full_reason()
         if skip:
             candidate.skip(*skip)
         else:
@@ -277,31 +325,72 @@ def _choose(
             candidate.outcome = "eligible"
     if chosen is not None:
         _advance_pool_state(
-            pool, strategy, chosen, available, by_id, attributes.get("affinity_user_id")
+            pool, strategy, chosen, available, by_id, attributes.get("affinity_user_id"), batch
         )
     return _Choice(chosen=chosen, candidates=candidates, relaxed=relaxed, contended=bool(busy))
 
 
+@functools.cache
+def _take_statement(vendor_skips_locked: bool) -> str:
+    """The one statement that takes a unit of a member's capacity (built once per process).
+
+    ``UPDATE ... WHERE id IN (SELECT id ... FOR UPDATE SKIP LOCKED) AND <not paused, below
+    capacity>``: the subquery locks the row or skips it when another worker holds it, and
+    PostgreSQL checks the conditions again on the row as locked, so two workers can never
+    both take a member's last unit. Written as SQL because it runs once per decision and
+    compiling the equivalent F()/Case expression cost more than the database work.
+    """
+    table = connection.ops.quote_name(PoolMember._meta.db_table)
+    lock = " FOR UPDATE SKIP LOCKED" if vendor_skips_locked else ""
+    # Only the quoted table name and a constant are interpolated; values are parameters.
+    statement = (
+        "UPDATE {table} SET open_items = open_items + 1, "
+        "assigned_today = CASE WHEN assigned_on = %s THEN assigned_today + 1 ELSE 1 END, "
+        "assigned_on = %s, last_assigned_at = %s "
+        "WHERE id IN (SELECT id FROM {table} WHERE id = %s{lock}) "
+        "AND NOT is_paused "
+        "AND (max_open_items IS NULL OR open_items < max_open_items) "
+        "AND (max_items_per_day IS NULL OR assigned_on IS NULL OR assigned_on <> %s "
+        "OR assigned_today < max_items_per_day)"
+    )
+    return statement.format(table=table, lock=lock)
+
+
 def _try_take(candidate: Candidate, member: PoolMember, now: datetime.datetime) -> bool | None:
-    """Lock the member row, check again under the lock, take capacity: True when taken,
-    False when the member turned out paused or full, None when another worker holds the
-    row."""
-    locked = (
-        PoolMember.objects.select_for_update(skip_locked=True)
-        .filter(pk=candidate.member_id)
+    """Take one unit of the member's capacity: True when taken, False when the member turned
+    out paused or full, None when another worker holds the member's row."""
+    today = hours.local_date(_member_zone(member), now)
+    day = connection.ops.adapt_datefield_value(today)
+    statement = _take_statement(connection.features.has_select_for_update_skip_locked)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            statement,
+            [day, day, connection.ops.adapt_datetimefield_value(now), candidate.member_id, day],
+        )
+        taken = cursor.rowcount == 1
+    if taken:
+        # Keep the in-memory copy in step: a waiting run reuses it for the next item.
+        member.open_items = candidate.open_items + 1
+        member.assigned_today = candidate.assigned_today + 1
+        member.assigned_on = today
+        member.last_assigned_at = now
+        candidate.outcome, candidate.detail = "chosen", ""
+        return True
+    # Not taken: paused or full since the snapshot, or another worker holds the row.
+    current = (
+        PoolMember.objects.filter(pk=candidate.member_id)
         .values("is_paused", "open_items", "assigned_today", "assigned_on")
         .first()
     )
-    if locked is None:
-        candidate.detail = "being assigned another item at the same moment"
-        return None
-    member.open_items = locked["open_items"]
-    member.assigned_today = locked["assigned_today"]
-    member.assigned_on = locked["assigned_on"]
-    member.is_paused = locked["is_paused"]
-    fresh = _candidate(member, now, with_skills=False)
-    candidate.open_items, candidate.assigned_today = fresh.open_items, fresh.assigned_today
-    candidate.detail = ""
+    if current is None:
+        candidate.skip(SkipReason.INACTIVE, "removed from the pool")
+        return False
+    member.is_paused = current["is_paused"]
+    member.open_items = current["open_items"]
+    member.assigned_today = current["assigned_today"]
+    member.assigned_on = current["assigned_on"]
+    candidate.open_items = member.open_items
+    candidate.assigned_today = member.assigned_today if member.assigned_on == today else 0
     if member.is_paused:
         candidate.skip(SkipReason.PAUSED)
         return False
@@ -309,9 +398,8 @@ def _try_take(candidate: Candidate, member: PoolMember, now: datetime.datetime) 
     if full:
         candidate.skip(*full)
         return False
-    _take_capacity(candidate, member, now)
-    candidate.outcome = "chosen"
-    return True
+    candidate.detail = "being assigned another item at the same moment"
+    return None
 
 
 def _skipped_summary(candidates: Iterable[Candidate]) -> str:
@@ -337,8 +425,9 @@ def _log(
     previous: tuple[int | None, int | None] = (None, None),
     actor: User | None = None,
     now: datetime.datetime,
+    batch: _Batch | None = None,
 ) -> AssignmentDecision:
-    return AssignmentDecision.objects.create(
+    decision = AssignmentDecision(
         content_type_id=routed.content_type_id,
         object_id=routed.object_id,
         kind=kind,
@@ -354,6 +443,11 @@ def _log(
         actor=actor,
         created_at=now,
     )
+    if batch is not None:
+        batch.decisions.append(decision)
+    else:
+        decision.save()
+    return decision
 
 
 def _announce(routed: RoutedItem, kind: str, object_type: str) -> None:
@@ -387,13 +481,17 @@ def _assign_in_pool(
     members: list[PoolMember] | None = None,
     when_nobody: str,
     extra_reason: str = "",
+    batch: _Batch | None = None,
 ) -> RoutingOutcome | None:
     """Assign ``routed`` to a member of ``pool``; when nobody fits, ``when_nobody`` decides:
     "wait" (the item waits in the pool's queue), "keep" (stays with its assignee) or
-    "stay" (already waiting: nothing changes and nothing is logged)."""
+    "stay" (already waiting: nothing changes and nothing is logged). With ``batch`` (a
+    waiting run's chunk, which locked the pool row itself) the writes are deferred."""
     now = timezone.now()
     strategy = routed.strategy or pool.strategy
-    if strategy in POOL_STATE_STRATEGIES or exclude_user_ids or kind == DecisionKind.DEADLINE:
+    if batch is None and (
+        strategy in POOL_STATE_STRATEGIES or exclude_user_ids or kind == DecisionKind.DEADLINE
+    ):
         # Fresh pointer and running weights; rerouting also touches two members' counters.
         pool = Pool.objects.select_for_update().get(pk=pool.pk)
     if members is None:
@@ -407,6 +505,7 @@ def _assign_in_pool(
         attributes=attributes,
         exclude_user_ids=exclude_user_ids,
         now=now,
+        batch=batch,
     )
     previous = (routed.user_id, routed.queue_id)
     strategy_label = Strategy(strategy).label.lower()
@@ -422,6 +521,8 @@ def _assign_in_pool(
     chosen = choice.chosen
     if chosen is None:
         if when_nobody == "stay":
+            if batch is not None:
+                batch.contended = choice.contended
             return None
         if when_nobody == "keep":
             reason = (
@@ -476,7 +577,18 @@ def _assign_in_pool(
     routed.waiting_since = None
     routed.is_open = True
     routed.assigned_at = now
-    routed.save()
+    if batch is not None:
+        # A waiting run changes only the assignment (pool, rule and skills stay).
+        RoutedItem.objects.filter(pk=routed.pk).update(
+            member_id=routed.member_id,
+            user_id=routed.user_id,
+            queue_id=routed.queue_id,
+            waiting_since=None,
+            assigned_at=now,
+            updated_at=now,
+        )
+    else:
+        routed.save()
     target = RoutingTarget(user_id=chosen.user_id, queue_id=chosen.queue_id)
     waited_note = ""
     if waited is not None:
@@ -496,6 +608,7 @@ def _assign_in_pool(
         previous=previous,
         actor=actor,
         now=now,
+        batch=batch,
     )
     _announce(routed, kind, spec.object_type)
     return RoutingOutcome(target=target, queued=False, decision=decision)
@@ -508,21 +621,22 @@ def _content_type(spec: Routable) -> ContentType:
     return ContentType.objects.get_for_model(spec.model, for_concrete_model=False)
 
 
-def _locked_routed_item(spec: Routable, item: Model) -> tuple[RoutedItem, bool]:
+def _locked_routed_item(spec: Routable, item: Model) -> RoutedItem:
     """The item's one ``RoutedItem`` row, created if new, locked until the transaction ends.
 
-    The unique constraint makes concurrent first routings of one item meet here: the loser
-    of the INSERT waits for the winner's commit and then reads its row.
+    ``INSERT ... ON CONFLICT DO NOTHING`` then ``SELECT ... FOR UPDATE``: concurrent first
+    routings of one item meet at the unique constraint, the second waits for the first to
+    commit and then reads (and locks) its row.
     """
     content_type = _content_type(spec)
-    routed, created = RoutedItem.objects.get_or_create(content_type=content_type, object_id=item.pk)
-    if not created:
-        routed = (
-            RoutedItem.objects.select_for_update(of=("self",))
-            .select_related("rule")
-            .get(pk=routed.pk)
-        )
-    return routed, created
+    RoutedItem.objects.bulk_create(
+        [RoutedItem(content_type=content_type, object_id=item.pk)], ignore_conflicts=True
+    )
+    return (
+        RoutedItem.objects.select_for_update(of=("self",))
+        .select_related("rule")
+        .get(content_type=content_type, object_id=item.pk)
+    )
 
 
 def _has_open_assignment(routed: RoutedItem) -> bool:
@@ -598,8 +712,8 @@ def route_item(*, item: Model, actor: User | None = None) -> RoutingOutcome:
     """
     spec = routable_for(item)
     with transaction.atomic():
-        routed, created = _locked_routed_item(spec, item)
-        if not created and _has_open_assignment(routed):
+        routed = _locked_routed_item(spec, item)
+        if _has_open_assignment(routed):
             latest = (
                 AssignmentDecision.objects.filter(
                     content_type_id=routed.content_type_id, object_id=routed.object_id
@@ -629,7 +743,7 @@ def reroute_item(*, item: Model, reason: str, kind: str = DecisionKind.DEADLINE)
     deadline). When nobody else is available the item stays with its assignee."""
     spec = routable_for(item)
     with transaction.atomic():
-        routed, _created = _locked_routed_item(spec, item)
+        routed = _locked_routed_item(spec, item)
         excluded = frozenset({routed.user_id}) if routed.user_id is not None else frozenset()
         previous_member = routed.member_id
         outcome = _route_by_rules(
@@ -702,7 +816,7 @@ def reassign_item(
     spec = routable_for(item)
     now = timezone.now()
     with transaction.atomic():
-        routed, _created = _locked_routed_item(spec, item)
+        routed = _locked_routed_item(spec, item)
         previous = (routed.user_id, routed.queue_id)
         if routed.pool_id is not None:
             pool: Pool | None = Pool.objects.select_for_update().get(pk=routed.pool_id)
@@ -825,42 +939,83 @@ def _assign_waiting_in_pool(pool: Pool, entries: list[tuple[int, int, int]]) -> 
         ids = [obj for _pk, ct, obj in entries if ct == content_type_id]
         for pk, instance in model._base_manager.in_bulk(ids).items():
             items[(content_type_id, pk)] = instance
-    members: list[PoolMember] | None = None
     assigned = 0
-    for routed_pk, content_type_id, object_id in entries:
-        item = items.get((content_type_id, object_id))
-        spec = specs.get(content_type_id)
-        if item is None or spec is None:
-            continue
-        with transaction.atomic():
-            routed = (
-                RoutedItem.objects.select_for_update(skip_locked=True, of=("self",))
-                .select_related("rule")
-                .filter(pk=routed_pk, waiting_since__isnull=False, is_open=True)
-                .first()
-            )
-            if routed is None:
-                continue
-            strategy = routed.strategy or pool.strategy
-            if members is None:
-                # One snapshot for the run (skills too: rules may override the strategy);
-                # counters are re-read under each member's lock.
-                members = load_members(pool, with_skills=True)
-            outcome = _assign_in_pool(
-                routed=routed,
-                item=item,
-                spec=spec,
-                attributes=spec.attributes(item),
-                pool=pool,
-                kind=DecisionKind.AUTOMATIC,
-                members=members,
-                when_nobody="stay",
-            )
-        if outcome is not None:
-            assigned += 1
-        elif strategy in ITEM_INDEPENDENT_STRATEGIES:
+    for start in range(0, len(entries), WAITING_CHUNK):
+        chunk = [pk for pk, _ct, _obj in entries[start : start + WAITING_CHUNK]]
+        try:
+            with transaction.atomic():
+                done, stop = _assign_waiting_chunk(pool, chunk, items, specs)
+        except Exception:
+            # Something failed for one item (its app's apply, say) and the chunk was rolled
+            # back: take the chunk's items one by one so the others are not held up.
+            logger.exception("Assigning a chunk of waiting items of pool %s failed", pool.pk)
+            done, stop = 0, False
+            for routed_pk in chunk:
+                try:
+                    with transaction.atomic():
+                        one, stop = _assign_waiting_chunk(pool, [routed_pk], items, specs)
+                    done += one
+                except Exception:
+                    logger.exception("Could not assign waiting routed item %s", routed_pk)
+                if stop:
+                    break
+        assigned += done
+        if stop:
             break
     return assigned
+
+
+def _assign_waiting_chunk(
+    pool: Pool,
+    routed_pks: list[int],
+    items: Mapping[tuple[int, int], Model],
+    specs: Mapping[int, Routable],
+) -> tuple[int, bool]:
+    """Assign the chunk's waiting items in one transaction; returns how many were assigned
+    and whether the pool has nobody left (so the run moves on)."""
+    rows = list(
+        RoutedItem.objects.select_for_update(skip_locked=True, of=("self",))
+        .select_related("rule")
+        .filter(pk__in=routed_pks, waiting_since__isnull=False, is_open=True)
+        .order_by("waiting_since", "id")
+    )
+    if not rows:
+        return 0, False
+    if any((row.strategy or pool.strategy) in POOL_STATE_STRATEGIES for row in rows):
+        locked = Pool.objects.select_for_update().filter(pk=pool.pk).first()
+        if locked is None:
+            return 0, True
+        pool.last_position = locked.last_position
+    # Read under the pool lock, so the running weights and the pointer are current.
+    members = load_members(pool, with_skills=True)
+    batch = _Batch()
+    assigned = 0
+    stop = False
+    for routed in rows:
+        item = items.get((routed.content_type_id, routed.object_id))
+        spec = specs.get(routed.content_type_id)
+        if item is None or spec is None:
+            continue
+        outcome = _assign_in_pool(
+            routed=routed,
+            item=item,
+            spec=spec,
+            attributes=spec.attributes(item),
+            pool=pool,
+            kind=DecisionKind.AUTOMATIC,
+            members=members,
+            when_nobody="stay",
+            batch=batch,
+        )
+        if outcome is not None:
+            assigned += 1
+        elif (
+            routed.strategy or pool.strategy
+        ) in ITEM_INDEPENDENT_STRATEGIES and not batch.contended:
+            stop = True
+            break
+    batch.flush(pool)
+    return assigned, stop
 
 
 # --- administration --------------------------------------------------------------------------
