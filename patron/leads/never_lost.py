@@ -64,8 +64,8 @@ def route_lead(*, lead_id: int) -> Lead | None:
     lead = Lead.objects.filter(pk=lead_id).first()
     if lead is None or lead.routed_at is not None or not is_open(lead):
         return lead
+    # The engine hands this very object to lead_apply_routing, which updates it.
     outcome = routing.route_item(item=lead)
-    lead.refresh_from_db()
     if lead.routed_at is None:
         queue_id = outcome.decision.assigned_queue_id
         if queue_id is None and outcome.queued and outcome.decision.pool_id is not None:

@@ -78,12 +78,13 @@ def lead_apply_routing(lead: Lead, target: RoutingTarget, reason: str) -> None:
         "routed_at": now,
         "first_response_due_at": first_response_due(now, policy),
     }
-    # record_update writes fields by name, so foreign keys go in as rows.
+    # record_update sets fields by name, so foreign keys go in as rows; the engine has just
+    # chosen them, so an unsaved row carrying the id is enough (no query).
     if target.user_id is not None:
-        changes["owner"] = User.objects.get(pk=target.user_id)
+        changes["owner"] = User(pk=target.user_id)
         changes["queue"] = None
     elif target.queue_id is not None:
-        changes["queue"] = RoutingQueue.objects.get(pk=target.queue_id)
+        changes["queue"] = RoutingQueue(pk=target.queue_id)
     else:
         raise ValueError("A routing target names a user or a queue.")
     with transaction.atomic():
