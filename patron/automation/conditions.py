@@ -508,7 +508,8 @@ def _evaluate_leaf(
     value = _safe(kind, actual)
     if op in LIST_VALUE_OPS:
         options = [_safe(kind, item) for item in (raw if isinstance(raw, list) else [raw])]
-        return bool(value in options) == (op == "in")
+        inside = bool(value in options)
+        return inside if op == "in" else not inside
     wanted = _safe(kind, raw)
     if op == "eq":
         return bool(value == wanted)
