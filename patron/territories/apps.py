@@ -10,9 +10,11 @@ class TerritoriesConfig(AppConfig):
         from patron.core.context_processors import NavItem, register_nav_item
         from patron.core.jobs import JobKind, register_job_kind
         from patron.territories.accounts import register_accounts
+        from patron.territories.panels import register_territory_panels
         from patron.territories.services import ASSIGN_JOB_KIND, connect
 
         connect()
+        register_territory_panels()
         register_accounts()
         register_job_kind(JobKind(kind=ASSIGN_JOB_KIND, label="Territory assignment run"))
         register_nav_item(

@@ -35,6 +35,16 @@ def territories_of(*, obj: Model) -> list[Territory]:
     return list(Territory.objects.filter(pk__in=ids).order_by("depth"))
 
 
+def territories_of_cached(obj: Model) -> list[Territory]:
+    """``territories_of`` remembered on the instance, for the cards and explanations of one
+    page that all ask about the same record."""
+    cached: list[Territory] | None = getattr(obj, "_territory_path", None)
+    if cached is None:
+        cached = territories_of(obj=obj)
+        obj._territory_path = cached  # type: ignore[attr-defined]
+    return cached
+
+
 def territory_user_ids_for(*, obj: Model) -> list[int]:
     """Users of ``obj``'s territory in the active model (any role), in a stable order."""
     territory_ids = _active_assignments(type(obj)).filter(object_id=obj.pk).values("territory_id")

@@ -15,7 +15,7 @@ from patron.core.choices import Action
 from patron.core.visibility import AccessProfile, VisibilityRule, register_visibility_rule
 from patron.territories.choices import MemberRole
 from patron.territories.models import TerritoryMember
-from patron.territories.selectors import records_in_user_territories, territories_of
+from patron.territories.selectors import records_in_user_territories, territories_of_cached
 
 
 def territory_visibility_rule(model: type[Model]) -> VisibilityRule:
@@ -34,7 +34,7 @@ def territory_visibility_rule(model: type[Model]) -> VisibilityRule:
 
 
 def explain_territory_access(profile: AccessProfile, record: Any) -> list[str]:
-    territories = territories_of(obj=record)
+    territories = territories_of_cached(record)
     if not territories:
         return []
     ids = [territory.pk for territory in territories]

@@ -335,3 +335,13 @@ def test_admin_pages_refuse_other_users(rep, planning_model):
     planning_model.refresh_from_db()
     assert planning_model.state == ModelState.PLANNING
     assert client.get(f"/territories/models/{planning_model.pk}/").status_code == 200
+
+
+def test_account_page_shows_its_territory_and_members(admin_user, tree, rep):
+    record = account_create(user=admin_user, name="Berlin GmbH", billing_region="Berlin")
+    services.territory_assign_record(obj=record)
+    page = client_for(admin_user).get(f"/accounts/{record.pk}/")
+    body = page.content.decode()
+    assert page.status_code == 200
+    assert ">West</a>" in body
+    assert "Rita Rep" in body
