@@ -7,6 +7,7 @@ triggers anything.
 
 from __future__ import annotations
 
+import contextvars
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -25,6 +26,10 @@ def subscribe(event: str, handler: Handler) -> None:
 
 
 def emit(event: str, **payload: Any) -> None:
+    # Handlers run in the context of the code that emitted (context variables included), so
+    # a subscriber can tell which workflow's step caused the event (loop detection).
+    context = contextvars.copy_context()
+
     def deliver() -> None:
         for handler in [*_handlers.get(event, []), *_handlers.get("*", [])]:
             try:
@@ -33,4 +38,4 @@ def emit(event: str, **payload: Any) -> None:
                 # One broken subscriber must not undo a committed change or block others.
                 logger.exception("event handler %r failed for %s", handler, event)
 
-    transaction.on_commit(deliver)
+    transaction.on_commit(lambda: context.run(deliver))
