@@ -152,3 +152,18 @@ def rule_get(*, pk: int) -> AssignmentRule:
 
 def availability_of(user: Any) -> AgentAvailability | None:
     return AgentAvailability.objects.filter(user=user).first()
+
+
+def visible_item(*, user: Any, model: type[Model], pk: int, action: str) -> Model | None:
+    """The routed item if ``user`` may ``action`` it (its app's visibility rules), else None.
+
+    Types that are not business records (no ``visible_to``) are open to administrators only.
+    """
+    manager: Any = model._default_manager
+    if hasattr(manager, "visible_to"):
+        found: Model | None = manager.visible_to(user, action).filter(pk=pk).first()
+        return found
+    if getattr(user, "is_admin", False):
+        found = manager.filter(pk=pk).first()
+        return found
+    return None

@@ -84,6 +84,12 @@ class RoutingOutcome:
 # --- reading members -----------------------------------------------------------------------
 
 
+def assigned_today(member: PoolMember, now: datetime.datetime | None = None) -> int:
+    """Items the member got on their own local today (the daily counter resets by date)."""
+    today = hours.local_date(_member_zone(member), now or timezone.now())
+    return member.assigned_today if member.assigned_on == today else 0
+
+
 def _member_name(member: PoolMember) -> str:
     if member.user_id is not None and member.user is not None:
         return member.user.full_name or member.user.email
