@@ -68,15 +68,15 @@ def records_in_user_territories(
         members__role=MemberRole.MANAGER,
         model_id=OuterRef("model_id"),
     )
-    # The record's territory is the managed one or below it: its path starts with theirs.
-    condition: Q | Exists = Exists(
-        managed.filter(StartsWith(OuterRef("territory__path"), F("path")))
-    )
+    # Worked out per territory (a small table), not per assignment: a territory is covered
+    # when its path starts with the path of one the user manages (itself or below it).
+    condition: Q | Exists = Exists(managed.filter(StartsWith(OuterRef("path"), F("path"))))
     if not edit:
         condition |= Q(
-            territory_id__in=TerritoryMember.objects.filter(user_id=user_id).values("territory_id")
+            pk__in=TerritoryMember.objects.filter(user_id=user_id).values("territory_id")
         )
-    return _active_assignments(model).filter(condition).values("object_id")
+    covered = Territory.objects.filter(condition, model__state=ModelState.ACTIVE).values("pk")
+    return _active_assignments(model).filter(territory_id__in=covered).values("object_id")
 
 
 def models_list() -> QuerySet[TerritoryModel]:
