@@ -276,3 +276,19 @@ def test_export_leaves_out_leads_the_user_cannot_see(rep, other_rep, lead_roles)
         assert download.status_code == 200
         body = download.getvalue() if download.streaming else download.content
         assert (MARKER.encode() in body) is may_see
+
+
+def test_detail_page_and_api_query_counts_do_not_grow_with_history(rep, lead_roles):
+    from patron.leads.services import lead_update
+
+    lead = lead_create(user=rep, data={"last_name": "Busy", "company": "Busy Co"})
+    client = signed_in(rep)
+    client.get(f"/leads/{lead.pk}/")
+    with assert_max_queries(30) as few:
+        assert client.get(f"/leads/{lead.pk}/").status_code == 200
+    for number in range(15):
+        lead = lead_update(user=rep, lead=lead, data={"title": f"Title {number}"})
+    with assert_max_queries(len(few.captured_queries)):
+        assert client.get(f"/leads/{lead.pk}/").status_code == 200
+    with assert_max_queries(12):
+        assert client.get(f"/api/v1/leads/{lead.pk}").status_code == 200
