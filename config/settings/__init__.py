@@ -209,6 +209,8 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
         "task": "leads.refit_score_model",
         "schedule": crontab(minute=40, hour=2),
     },
+    # Workflows: resume waits and step retries, fire schedules and date-relative triggers.
+    "automation-tick": {"task": "automation.tick", "schedule": 60},
 }
 CELERY_TASK_ALWAYS_EAGER = False
 
