@@ -345,3 +345,35 @@ def test_account_page_shows_its_territory_and_members(admin_user, tree, rep):
     assert page.status_code == 200
     assert ">West</a>" in body
     assert "Rita Rep" in body
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/api/v1/territory-models/99999999999999999999999",
+        "/api/v1/territories/99999999999999999999999",
+        "/api/v1/territories/1/assignments?cursor=99999999999999999999999",
+        "/api/v1/territory-models/1/compare?user=99999999999999999999999",
+        "/territories/models/99999999999999999999999/",
+        "/territories/99999999999999999999999/",
+    ],
+)
+def test_out_of_range_ids_are_not_server_errors(admin_user, active_model, url):
+    Territory.objects.create(model=active_model, name="T", path="1.")
+    response = client_for(admin_user).get(url)
+    assert response.status_code < 500, response.content[:300]
+
+
+def test_manual_assignment_of_an_out_of_range_id_is_refused(admin_user, active_model):
+    territory = make_territory(admin_user, active_model, "T")
+    response = post_json(
+        client_for(admin_user),
+        f"/api/v1/territories/{territory.pk}/assignments",
+        {"object_type": "contacts.account", "object_id": 2**70},
+    )
+    assert response.status_code == 422
+    page = client_for(admin_user).post(
+        f"/territories/{territory.pk}/assignments/",
+        {"object_type": "contacts.account", "object_id": str(2**70)},
+    )
+    assert page.status_code == 422
