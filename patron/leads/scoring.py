@@ -474,9 +474,6 @@ def lead_score_refresh(*, lead: Lead) -> ScoreResult:
     return result
 
 
-SCORE_FIELDS = ("score", "score_fit", "score_behaviour", "score_probability", "score_explanation")
-
-
 def leads_rescore(*, batch: int = RESCORE_BATCH) -> int:
     """Rescore every open lead (after rules or the model change); the number scored."""
     rules, model = active_rules(), current_model()
@@ -486,13 +483,14 @@ def leads_rescore(*, batch: int = RESCORE_BATCH) -> int:
         if not leads:
             return done
         counts = behaviour_counts(lead.pk for lead in leads)
-        for lead in leads:
-            result = score_compute(lead, rules=rules, counts=counts.get(lead.pk, {}), model=model)
-            lead.score, lead.score_fit = result.total, result.fit
-            lead.score_behaviour, lead.score_probability = result.behaviour, result.probability
-            lead.score_explanation = result.explanation()
-        # One statement per batch; like _write it leaves version and updated_at alone.
-        Lead.all_objects.bulk_update(leads, SCORE_FIELDS)
+        # One short UPDATE per lead in one transaction per batch: measured faster than a
+        # bulk_update's CASE expression over five columns.
+        with transaction.atomic():
+            for lead in leads:
+                result = score_compute(
+                    lead, rules=rules, counts=counts.get(lead.pk, {}), model=model
+                )
+                _write(lead.pk, result)
         done += len(leads)
         last_id = leads[-1].pk
 
