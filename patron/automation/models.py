@@ -260,6 +260,8 @@ class ApprovalTask(models.Model):
     escalated_from = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    # Set once the step's escalation ran for this task, so the scheduler never repeats it.
+    escalated_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["request", "id"]
@@ -270,6 +272,28 @@ class ApprovalTask(models.Model):
                 name="approval_task_due_idx",
                 condition=Q(status="pending"),
             ),
+        ]
+
+
+class ApprovalHistory(models.Model):
+    """What happened to a request, in order: the record's timeline and the audit trail."""
+
+    request = models.ForeignKey(ApprovalRequest, on_delete=models.CASCADE, related_name="history")
+    object_type = models.CharField(max_length=100)
+    object_id = models.PositiveBigIntegerField()
+    # submitted, approved, rejected, step_approved, escalated, reminded, recalled
+    action = models.CharField(max_length=20)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    step_name = models.CharField(max_length=150, blank=True)
+    comment = models.TextField(blank=True)
+    at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["request", "at", "id"]
+        indexes = [
+            models.Index(fields=["object_type", "object_id", "at"], name="approval_history_idx"),
         ]
 
 
