@@ -57,31 +57,39 @@ class CompiledRule:
     numbers: frozenset[Decimal] = frozenset()
     low: Any = None
     high: Any = None
+    shape: str = ""  # a postal-code range covers codes of its bounds' format only
 
     def matches(self, value: Any) -> bool:
+        """Whether a value prepared by ``prepare`` for this rule's field matches."""
+        if value is None:
+            return False
         if self.field in NUMERIC_FIELDS:
-            number = to_decimal(value)
-            if number is None:
-                return False
             if self.operator == RuleOperator.IN:
-                return number in self.numbers
-            return (self.low is None or number >= self.low) and (
-                self.high is None or number <= self.high
+                return value in self.numbers
+            return (self.low is None or value >= self.low) and (
+                self.high is None or value <= self.high
             )
         if self.field == RuleField.POSTAL_CODE:
-            code = normalise_postal(value)
-            if not code:
-                return False
+            code, shape = value
             if self.operator == RuleOperator.IN:
                 return code in self.values
-            bound = self.low if self.low is not None else self.high
-            if postal_shape(code) != postal_shape(bound):
+            if shape != self.shape:
                 return False
             return (self.low is None or code >= self.low) and (
                 self.high is None or code <= self.high
             )
-        text = normalise_text(value)
-        return bool(text) and text in self.values
+        return value in self.values
+
+
+def prepare(field_name: str, value: Any) -> Any:
+    """A record's value in the form rules compare (None when empty or unreadable), worked out
+    once per record rather than once per rule."""
+    if field_name in NUMERIC_FIELDS:
+        return to_decimal(value)
+    if field_name == RuleField.POSTAL_CODE:
+        code = normalise_postal(value)
+        return (code, postal_shape(code)) if code else None
+    return normalise_text(value) or None
 
 
 def compile_rule(
@@ -97,11 +105,13 @@ def compile_rule(
             return CompiledRule(
                 field_name, operator, values=frozenset(normalise_postal(v) for v in values)
             )
+        low_code, high_code = normalise_postal(low) or None, normalise_postal(high) or None
         return CompiledRule(
             field_name,
             operator,
-            low=normalise_postal(low) or None,
-            high=normalise_postal(high) or None,
+            low=low_code,
+            high=high_code,
+            shape=postal_shape(low_code or high_code or ""),
         )
     return CompiledRule(field_name, operator, values=frozenset(normalise_text(v) for v in values))
 
@@ -114,9 +124,9 @@ class Node:
     priority: int
     rules: dict[str, list[CompiledRule]] = field(default_factory=lambda: defaultdict(list))
 
-    def own_match(self, attributes: Mapping[str, Any]) -> bool:
+    def own_match(self, prepared: Mapping[str, Any]) -> bool:
         return all(
-            any(rule.matches(attributes.get(name)) for rule in rules)
+            any(rule.matches(prepared[name]) for rule in rules)
             for name, rules in self.rules.items()
         )
 
@@ -128,15 +138,17 @@ class Matcher:
         self.nodes = {node.pk: node for node in nodes}
         # Best first: deepest, then highest priority, then lowest id.
         self.order = sorted(self.nodes.values(), key=lambda n: (-n.depth, -n.priority, n.pk))
+        self.fields = {name for node in self.nodes.values() for name in node.rules}
 
     def match(self, attributes: Mapping[str, Any]) -> int | None:
         """The id of the territory that claims ``attributes`` (None when none does)."""
+        prepared = {name: prepare(name, attributes.get(name)) for name in self.fields}
         memo: dict[int, bool] = {}
 
         def claims(node: Node) -> bool:
             if node.pk not in memo:
                 parent = self.nodes.get(node.parent_id) if node.parent_id else None
-                memo[node.pk] = node.own_match(attributes) and (parent is None or claims(parent))
+                memo[node.pk] = node.own_match(prepared) and (parent is None or claims(parent))
             return memo[node.pk]
 
         for node in self.order:
