@@ -211,6 +211,8 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
     },
     # Workflows: resume waits and step retries, fire schedules and date-relative triggers.
     "automation-tick": {"task": "automation.tick", "schedule": 60},
+    # Webhooks: send deliveries whose retry time has come (backoff 1 min, 5 min, 30 min, 2 h, 6 h).
+    "automation-webhook-send-due": {"task": "automation.webhook_send_due", "schedule": 60},
 }
 CELERY_TASK_ALWAYS_EAGER = False
 
