@@ -267,3 +267,22 @@ def test_disqualifying_a_routed_lead_frees_its_owners_capacity(
     member.refresh_from_db()
     assert member.open_items == 0
     assert RoutedItem.objects.get(object_id=lead.pk).is_open is False
+
+
+def test_converting_or_archiving_a_routed_lead_frees_capacity(
+    people, pool, django_capture_on_commit_callbacks
+):
+    from patron.leads.conversion import lead_convert
+    from patron.leads.services import lead_archive
+
+    converted, archived = make_lead(people["admin"]), make_lead(people["admin"], last_name="B")
+    route_new_lead(converted.pk)
+    route_new_lead(archived.pk)
+    assert sum(PoolMember.objects.values_list("open_items", flat=True)) == 2
+    converted.refresh_from_db()
+    archived.refresh_from_db()
+    with django_capture_on_commit_callbacks(execute=True):
+        lead_convert(user=people["admin"], lead=converted, create_account=True)
+        lead_archive(user=people["admin"], lead=archived)
+    assert sum(PoolMember.objects.values_list("open_items", flat=True)) == 0
+    assert not RoutedItem.objects.filter(is_open=True).exists()
