@@ -207,17 +207,65 @@ class _Batch:
 
     decisions: list[AssignmentDecision] = field(default_factory=list)
     facts: dict[int, _MemberFacts] = field(default_factory=dict)
+    assigned: list[RoutedItem] = field(default_factory=list)
     weights: dict[int, PoolMember] = field(default_factory=dict)
     pointer_moved: bool = False
     contended: bool = False
 
-    def flush(self, pool: Pool) -> None:
+    def flush(self, pool: Pool, now: datetime.datetime) -> None:
+        if self.assigned:
+            # A waiting run changes only the assignment (pool, rule and skills stay).
+            stamp = connection.ops.adapt_datetimefield_value(now)
+            _update_by_id(
+                RoutedItem._meta.db_table,
+                {
+                    column: {r.pk: getattr(r, column) for r in self.assigned}
+                    for column in ("member_id", "user_id", "queue_id")
+                },
+                {"waiting_since": None, "assigned_at": stamp, "updated_at": stamp},
+            )
         if self.decisions:
             AssignmentDecision.objects.bulk_create(self.decisions)
         if self.weights:
-            PoolMember.objects.bulk_update(list(self.weights.values()), ["current_weight"])
+            _update_by_id(
+                PoolMember._meta.db_table,
+                {"current_weight": {pk: m.current_weight for pk, m in self.weights.items()}},
+                {},
+            )
         if self.pointer_moved:
             Pool.objects.filter(pk=pool.pk).update(last_position=pool.last_position)
+
+
+def _update_by_id(
+    table: str, per_row: Mapping[str, Mapping[int, Any]], same: Mapping[str, Any]
+) -> None:
+    """One ``UPDATE ... SET col = CASE id WHEN ... END WHERE id IN (...)`` for many rows.
+
+    Django's ``bulk_update`` builds the same statement through expressions, which cost more
+    to compile than the whole database round trip; table and column names here are the
+    model's own, every value is a parameter.
+    """
+    ids = sorted({pk for values in per_row.values() for pk in values})
+    if not ids:
+        return
+    quote = connection.ops.quote_name
+    assignments: list[str] = []
+    params: list[Any] = []
+    for column, values in per_row.items():
+        whens = " ".join("WHEN %s THEN CAST(%s AS BIGINT)" for _pk in values)
+        assignments.append(f"{quote(column)} = CASE {quote('id')} {whens} END")
+        for pk, value in values.items():
+            params.extend([pk, value])
+    for column, value in same.items():
+        assignments.append(f"{quote(column)} = %s")
+        params.append(value)
+    marks = ", ".join("%s" for _pk in ids)
+    template = "UPDATE {table} SET {sets} WHERE {id} IN ({marks})"
+    statement = template.format(
+        table=quote(table), sets=", ".join(assignments), id=quote("id"), marks=marks
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(statement, [*params, *ids])
 
 
 def _advance_pool_state(
@@ -584,15 +632,7 @@ def _assign_in_pool(
     routed.is_open = True
     routed.assigned_at = now
     if batch is not None:
-        # A waiting run changes only the assignment (pool, rule and skills stay).
-        RoutedItem.objects.filter(pk=routed.pk).update(
-            member_id=routed.member_id,
-            user_id=routed.user_id,
-            queue_id=routed.queue_id,
-            waiting_since=None,
-            assigned_at=now,
-            updated_at=now,
-        )
+        batch.assigned.append(routed)
     else:
         routed.save()
     target = RoutingTarget(user_id=chosen.user_id, queue_id=chosen.queue_id)
@@ -1020,7 +1060,7 @@ def _assign_waiting_chunk(
         ) in ITEM_INDEPENDENT_STRATEGIES and not batch.contended:
             stop = True
             break
-    batch.flush(pool)
+    batch.flush(pool, timezone.now())
     return assigned, stop
 
 
