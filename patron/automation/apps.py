@@ -5,3 +5,12 @@ class AutomationConfig(AppConfig):
     name = "patron.automation"
     label = "automation"
     verbose_name = "Automation"
+
+    def ready(self) -> None:
+        from patron.automation import engine, steps, triggers
+        from patron.core import events
+
+        triggers.register_builtin_triggers()
+        triggers.register_record_events()
+        steps.register_builtin_steps()
+        events.subscribe("*", engine.on_event)

@@ -182,6 +182,10 @@ def _no_events(config: dict[str, Any], object_type: str) -> tuple[str, ...]:
     return ()
 
 
+def _no_conditions(config: dict[str, Any]) -> dict[str, Any]:
+    return {}
+
+
 def _always(config: dict[str, Any], event: str, payload: dict[str, Any]) -> bool:
     return True
 
@@ -195,6 +199,8 @@ class TriggerType:
     # The core.events names that may start a workflow with this trigger (indexed).
     event_names: Callable[[dict[str, Any], str], tuple[str, ...]] = _no_events
     matches: Callable[[dict[str, Any], str, dict[str, Any]], bool] = _always
+    # Extra conditions the trigger adds once the record is loaded (field_changed from/to).
+    conditions: Callable[[dict[str, Any]], dict[str, Any]] = _no_conditions
     needs_object_type: bool = True
     description: str = ""
 
