@@ -136,22 +136,29 @@ class Matcher:
 
     def __init__(self, nodes: Iterable[Node]) -> None:
         self.nodes = {node.pk: node for node in nodes}
-        # Best first: deepest, then highest priority, then lowest id.
-        self.order = sorted(self.nodes.values(), key=lambda n: (-n.depth, -n.priority, n.pk))
+        self.children: dict[int | None, list[Node]] = defaultdict(list)
+        for node in self.nodes.values():
+            parent = node.parent_id if node.parent_id in self.nodes else None
+            self.children[parent].append(node)
         self.fields = {name for node in self.nodes.values() for name in node.rules}
 
     def match(self, attributes: Mapping[str, Any]) -> int | None:
-        """The id of the territory that claims ``attributes`` (None when none does)."""
+        """The id of the territory that claims ``attributes`` (None when none does).
+
+        Walks down from the top and only into territories whose rules match, so a record
+        costs the territories along its way, not the whole tree.
+        """
         prepared = {name: prepare(name, attributes.get(name)) for name in self.fields}
-        memo: dict[int, bool] = {}
-
-        def claims(node: Node) -> bool:
-            if node.pk not in memo:
-                parent = self.nodes.get(node.parent_id) if node.parent_id else None
-                memo[node.pk] = node.own_match(prepared) and (parent is None or claims(parent))
-            return memo[node.pk]
-
-        for node in self.order:
-            if node.rules and claims(node):
-                return node.pk
-        return None
+        best: tuple[tuple[int, int, int], int] | None = None
+        stack = list(self.children[None])
+        while stack:
+            node = stack.pop()
+            if not node.own_match(prepared):
+                continue
+            if node.rules:
+                # Best first: deepest, then highest priority, then lowest id.
+                key = (-node.depth, -node.priority, node.pk)
+                if best is None or key < best[0]:
+                    best = (key, node.pk)
+            stack.extend(self.children[node.pk])
+        return best[1] if best else None
