@@ -6,9 +6,11 @@ to a rejected quote makes it a draft again. Totals are recomputed in Decimal on 
 change: line total = quantity x unit price x (1 - discount), tax per line on its total.
 
 Approval: a quote whose highest line discount is above the policy's threshold must be
-approved before it is sent. The approvers are the owner's managers: every active user whose
-role is the parent of the owner's role (users.Role's hierarchy). All of them are notified;
-the first to decide is recorded as ``Quote.approver``.
+approved before it is sent. When a backend is registered (quote_approval.py; automation's
+approval engine registers one, running the "Quote discount" process) it picks the approvers
+and decides when the approval ends; otherwise the approvers are the owner's managers (every
+active user whose role is the parent of the owner's role), all notified, and the first to
+decide is recorded as ``Quote.approver``.
 
 The customer's link carries a random secret; only its SHA-256 digest is stored, so the
 link is shown once, when the quote is sent.
@@ -43,10 +45,12 @@ from patron.orders.models import (
     QuotePolicy,
     TcoItem,
 )
+from patron.orders.quote_approval import quote_approval_backend
 from patron.orders.tco import MAX_YEARS
 from patron.pipeline.models import Opportunity
 from patron.pipeline.services import opportunity_update
 from patron.users.models import User
+from patron.users.selectors import managers_of
 
 CENT = Decimal("0.01")
 HUNDRED = Decimal("100")
@@ -204,15 +208,11 @@ def approval_required(quote: Quote, policy: QuotePolicy | None = None) -> bool:
 
 
 def quote_approvers(quote: Quote) -> list[User]:
-    """The active users whose role is the parent of the owner's role (by name, then id)."""
-    owner = User.objects.select_related("role").get(pk=quote.owner_id)
-    if owner.role is None or owner.role.parent_id is None:
-        return []
-    return list(
-        User.objects.filter(role_id=owner.role.parent_id, is_active=True).order_by(
-            "full_name", "id"
-        )
-    )
+    """Who may decide on ``quote`` now: the backend's approvers, else the owner's managers."""
+    backend = quote_approval_backend()
+    if backend is not None:
+        return backend.approvers(quote)
+    return managers_of(quote.owner_id)
 
 
 # --- quotes ----------------------------------------------------------------------------------
@@ -503,8 +503,9 @@ def quote_submit_for_approval(*, user: Principal, quote: Quote, via: str = Via.U
             f"No line is discounted above {policy.approval_discount_percent} %, so this quote "
             "needs no approval: send it to the customer."
         )
-    approvers = quote_approvers(quote)
-    if not approvers:
+    backend = quote_approval_backend()
+    approvers = [] if backend is not None else quote_approvers(quote)
+    if backend is None and not approvers:
         raise ValidationFailed(
             "Nobody can approve this quote: its owner's role has no parent role with an active "
             "user. Ask an administrator to set up the role hierarchy."
@@ -522,6 +523,8 @@ def quote_submit_for_approval(*, user: Principal, quote: Quote, via: str = Via.U
             actor=user,
             via=via,
         )
+        if backend is not None:
+            backend.submit(user=user, quote=quote, via=via)
         for approver in approvers:
             notification_send(
                 user=approver,
@@ -533,39 +536,62 @@ def quote_submit_for_approval(*, user: Principal, quote: Quote, via: str = Via.U
     return quote
 
 
+def quote_record_decision(
+    *, quote: Quote, approve: bool, approver: Any, note: str, via: str = Via.UI
+) -> Quote:
+    """Set a pending quote approved or rejected and tell its owner (the backend's outcome)."""
+    status = QuoteStatus.APPROVED if approve else QuoteStatus.REJECTED
+    quote = records.record_update(
+        quote,
+        changes={
+            "status": status,
+            "approver": approver,
+            "decided_at": timezone.now(),
+            "decision_note": note.strip(),
+        },
+        actor=approver,
+        via=via,
+    )
+    verb = "approved" if approve else "rejected"
+    notification_send(
+        user=quote.owner,
+        kind=NOTIFY_KIND,
+        title=f"Quote {quote.number} was {verb}",
+        body=note.strip(),
+        url=_detail_url(quote),
+    )
+    return quote
+
+
+def quote_record_recall(*, quote: Quote, actor: Any, via: str = Via.UI) -> Quote:
+    """A recalled approval request puts a waiting quote back to draft."""
+    return records.record_update(
+        quote,
+        changes={"status": QuoteStatus.DRAFT, "approval_requested_at": None},
+        actor=actor,
+        via=via,
+    )
+
+
 def _decide(user: Principal, quote: Quote, *, approve: bool, note: str, via: str) -> Quote:
     if quote.status != QuoteStatus.PENDING_APPROVAL:
         raise ValidationFailed(
             "This quote is not waiting for approval.",
             errors={"status": [f"The quote is {quote.get_status_display().lower()}."]},
         )
+    backend = quote_approval_backend()
+    if backend is not None:
+        backend.decide(user=user, quote=quote, approve=approve, note=note, via=via)
+        return Quote.objects.get(pk=quote.pk)
     if getattr(user, "pk", None) not in {approver.pk for approver in quote_approvers(quote)}:
         raise PermissionDenied(
             "Only the owner's manager (a user in the parent role of the owner's role) may "
             "approve or reject this quote."
         )
-    status = QuoteStatus.APPROVED if approve else QuoteStatus.REJECTED
     with transaction.atomic():
-        quote = records.record_update(
-            quote,
-            changes={
-                "status": status,
-                "approver": user,
-                "decided_at": timezone.now(),
-                "decision_note": note.strip(),
-            },
-            actor=user,
-            via=via,
+        return quote_record_decision(
+            quote=quote, approve=approve, approver=user, note=note, via=via
         )
-        verb = "approved" if approve else "rejected"
-        notification_send(
-            user=quote.owner,
-            kind=NOTIFY_KIND,
-            title=f"Quote {quote.number} was {verb}",
-            body=note.strip(),
-            url=_detail_url(quote),
-        )
-    return quote
 
 
 def quote_approve(*, user: Principal, quote: Quote, note: str = "", via: str = Via.UI) -> Quote:

@@ -115,3 +115,14 @@ def users_for_admin() -> QuerySet[User]:
 
 def teams_for_admin() -> QuerySet[Team]:
     return Team.objects.annotate(member_count=Count("members")).order_by("name")
+
+
+def managers_of(user_id: int) -> list[User]:
+    """A user's managers: the active users whose role is the parent of the user's role (by
+    name, then id). Quote approval and approval processes both ask this."""
+    user = User.objects.select_related("role").get(pk=user_id)
+    if user.role is None or user.role.parent_id is None:
+        return []
+    return list(
+        User.objects.filter(role_id=user.role.parent_id, is_active=True).order_by("full_name", "id")
+    )

@@ -1,0 +1,104 @@
+"""The "start_approval" workflow step and the approval events in the workflow catalogue."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from patron.automation import approval_services as approvals
+from patron.automation.models import ApprovalProcess, ApprovalRequest
+from patron.automation.registry import (
+    ConfigField,
+    FieldErrors,
+    StepContext,
+    StepError,
+    StepResult,
+    StepType,
+    register_event,
+    register_step_type,
+)
+from patron.core.exceptions import PatronError
+
+
+def _process(value: Any) -> ApprovalProcess | None:
+    text = str(value or "").strip()
+    if not text:
+        return None
+    if text.isdigit():
+        return ApprovalProcess.objects.filter(pk=int(text)).first()
+    return ApprovalProcess.objects.filter(name=text).first()
+
+
+def validate_start_approval(config: dict[str, Any], object_type: str) -> FieldErrors:
+    process = _process(config.get("process"))
+    if process is None:
+        return {"process": "Choose an approval process (its name or id)."}
+    if process.object_type != object_type:
+        return {
+            "process": f"“{process}” approves {process.object_type} records, not {object_type}."
+        }
+    if not process.is_active:
+        return {"process": f"“{process}” is not active."}
+    return {}
+
+
+def _existing(ctx: StepContext) -> ApprovalRequest | None:
+    if ctx.run is None:
+        return None
+    return ApprovalRequest.objects.filter(workflow_run=ctx.run).first()
+
+
+def execute_start_approval(ctx: StepContext) -> StepResult:
+    record = ctx.record
+    if record is None:
+        raise StepError("The record this run is about no longer exists.", retryable=False)
+    done = _existing(ctx)
+    if done is not None:
+        return StepResult(output={"request_id": done.pk, "status": done.status})
+    process = _process(ctx.config.get("process"))
+    if process is None:
+        raise StepError("The approval process no longer exists.", retryable=False)
+    if ctx.actor is None or getattr(ctx.actor, "pk", None) is None:
+        raise StepError("A workflow needs a user to submit an approval as.", retryable=False)
+    try:
+        request = approvals.approval_submit(
+            user=ctx.actor,
+            record=record,
+            process=process,
+            comment=str(ctx.config.get("comment") or ""),
+            workflow_run=ctx.run,
+        )
+    except PatronError as error:
+        raise StepError(error.detail, retryable=False) from error
+    return StepResult(output={"request_id": request.pk, "status": request.status})
+
+
+def describe_start_approval(ctx: StepContext) -> str:
+    process = _process(ctx.config.get("process"))
+    name = f"“{process}”" if process is not None else "an approval process"
+    return f"Would submit {ctx.record or 'the record'} for approval with {name}."
+
+
+def register_approval_step_and_events() -> None:
+    register_step_type(
+        StepType(
+            key="start_approval",
+            label="Start an approval process",
+            fields=(
+                ConfigField(
+                    "process",
+                    "Approval process",
+                    "text",
+                    required=True,
+                    help_text="The name (or id) of an active process for this record type.",
+                ),
+                ConfigField("comment", "Comment for the approvers", "textarea"),
+            ),
+            validate=validate_start_approval,
+            execute=execute_start_approval,
+            describe=describe_start_approval,
+            description="Submits the record to an approval process, as the workflow's user.",
+            needs_record=True,
+        )
+    )
+    for name, label in approvals.APPROVAL_EVENTS:
+        register_event(name, label)
