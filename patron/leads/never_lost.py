@@ -24,7 +24,7 @@ from patron.core.jobs import enqueue
 from patron.core.notifications import notification_send
 from patron.core.record_pages import record_detail_url
 from patron.leads.choices import LeadStatus
-from patron.leads.models import Lead
+from patron.leads.models import Lead, LeadSettings
 from patron.leads.policy_services import first_response_due, lead_settings, open_leads
 from patron.leads.routing import lead_apply_routing, lead_mark_routed
 from patron.routing import services as routing
@@ -111,7 +111,10 @@ def never_lost_sweep(
         .order_by("first_response_due_at", "id")
         .values_list("pk", flat=True)[:limit]
     )
-    breaches = sum(int(deadline_breach_handle(lead_id=pk, now=moment)) for pk in overdue)
+    policy = lead_settings()
+    breaches = sum(
+        int(deadline_breach_handle(lead_id=pk, now=moment, policy=policy)) for pk in overdue
+    )
     return SweepResult(routed=routed, breaches=breaches)
 
 
@@ -133,10 +136,12 @@ def managers_of(user: User) -> list[User]:
     return [c for c in candidates if c.role and len(c.role.path) == nearest]
 
 
-def deadline_breach_handle(*, lead_id: int, now: datetime.datetime) -> bool:
+def deadline_breach_handle(
+    *, lead_id: int, now: datetime.datetime, policy: LeadSettings | None = None
+) -> bool:
     """Alert and reassign one lead whose first-response deadline passed; False when it no
     longer needs it (someone responded, it closed, or another sweep handled it)."""
-    policy = lead_settings()
+    policy = policy or lead_settings()
     with transaction.atomic():
         lead = (
             Lead.objects.select_for_update(skip_locked=True, of=("self",))
