@@ -14,3 +14,6 @@ class AutomationConfig(AppConfig):
         triggers.register_record_events()
         steps.register_builtin_steps()
         events.subscribe("*", engine.on_event)
+        from patron.automation.webhook_setup import register_webhooks
+
+        register_webhooks()
