@@ -13,8 +13,8 @@ from playwright.sync_api import Page, expect
 
 from patron.routing import registry
 from patron.routing.models import AssignmentRule, PoolMember
-from patron.routing.tests.conftest import LEAD_ROUTABLE, make_lead
 from patron.routing.services import route_item
+from patron.routing.tests.conftest import LEAD_ROUTABLE, make_lead
 from patron.users.tests.factories import UserFactory
 from tests.e2e.conftest import PASSWORD, check_page, log_in, screenshot
 
