@@ -14,6 +14,9 @@ class AutomationConfig(AppConfig):
         triggers.register_record_events()
         steps.register_builtin_steps()
         events.subscribe("*", engine.on_event)
+        from patron.automation.views import register_pages
+
+        register_pages()
         from patron.automation.webhook_setup import register_webhooks
 
         register_webhooks()
