@@ -227,3 +227,16 @@ def test_assignment_card_is_left_out_for_types_not_routed(admin_user):
     request = RequestFactory().get("/")
     request.user = admin_user
     assert assignment_panel_context(request, Pool(name="not routed")) is None
+
+
+def test_lead_detail_page_carries_the_assignment_card(routed_pool, admin_user):
+    from django.urls import reverse
+
+    lead = Lead.objects.filter(owner__full_name="Ann").first()
+    assert lead is not None
+    response = client_for(admin_user).get(reverse("leads:lead_detail", args=[lead.pk]))
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert 'id="routing-assignment"' in body
+    assert "Assigned to <strong>Ann</strong>" in body
+    assert 'name="reason"' in body
