@@ -470,6 +470,11 @@ def send_due() -> int:
 def webhook_delivery_resend(*, user: Any, delivery: WebhookDelivery) -> WebhookDelivery:
     """Send a failed (or retrying) delivery again now, with a fresh series of retries."""
     _require_admin(user)
+    if delivery.is_test:
+        raise ValidationFailed(
+            "A test delivery is not resent; send a new test.",
+            errors={"is_test": ["Send a new test instead."]},
+        )
     if delivery.status == DeliveryStatus.SUCCEEDED:
         raise ValidationFailed(
             "This delivery already succeeded.", errors={"status": ["Already delivered."]}
