@@ -211,6 +211,10 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
     },
     # Workflows: resume waits and step retries, fire schedules and date-relative triggers.
     "automation-tick": {"task": "automation.tick", "schedule": 60},
+    "automation-approval-escalations": {
+        "task": "automation.approval_escalate_due",
+        "schedule": 300,
+    },
     # Webhooks: send deliveries whose retry time has come (backoff 1 min, 5 min, 30 min, 2 h, 6 h).
     "automation-webhook-send-due": {"task": "automation.webhook_send_due", "schedule": 60},
 }

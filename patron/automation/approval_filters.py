@@ -14,12 +14,13 @@ from patron.core.filters import StrictBooleanFilter
 
 # Sort keys mapped to their columns; the last one is the keyset tiebreaker.
 TASK_SORTS: dict[str, tuple[str, ...]] = {
-    "submitted": ("request__submitted_at", "id"),
-    "-submitted": ("-request__submitted_at", "-id"),
+    # Task creation order: when the request (or its step) reached the approver.
+    "created": ("id",),
+    "-created": ("-id",),
     "due": ("due_at", "id"),
     "-due": ("-due_at", "-id"),
 }
-DEFAULT_TASK_SORT = "-submitted"
+DEFAULT_TASK_SORT = "-created"
 
 
 class ApprovalTaskFilter(django_filters.FilterSet):

@@ -22,7 +22,7 @@ import logging
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from django.core.cache import cache
 from django.db import IntegrityError, transaction
@@ -245,7 +245,7 @@ def _clean_step(
     if mode not in DecisionMode.values:
         _error(errors, f"{prefix}.decision_mode", "Choose “first” or “unanimous”.")
     clean["decision_mode"] = mode
-    timeout = data.get("timeout_hours")
+    timeout: Any = data.get("timeout_hours")
     clean["timeout_hours"] = None
     if timeout not in (None, ""):
         try:
@@ -403,9 +403,9 @@ def request_url(request: ApprovalRequest) -> str:
 def step_approvers(step: ApprovalStep, submitter_id: int) -> list[User]:
     """The active users who approve ``step`` for a request submitted by ``submitter_id``."""
     if step.approver_kind == ApproverKind.USER:
-        users = User.objects.filter(pk=step.approver_user_id, is_active=True)
+        users = User.objects.filter(pk=step.approver_user_id or 0, is_active=True)
     elif step.approver_kind == ApproverKind.ROLE:
-        users = User.objects.filter(role_id=step.approver_role_id, is_active=True)
+        users = User.objects.filter(role_id=step.approver_role_id or 0, is_active=True)
     elif step.approver_kind == ApproverKind.QUEUE:
         users = User.objects.filter(routing_queues=step.approver_queue_id, is_active=True)
     else:
@@ -553,7 +553,7 @@ def approval_submit(
                 process=chosen,
                 object_type=record.object_type(),
                 object_id=record.pk,
-                submitted_by=user,
+                submitted_by=cast(User, user),
                 comment=comment.strip(),
                 workflow_run=workflow_run,
             )

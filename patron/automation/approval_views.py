@@ -42,7 +42,7 @@ from patron.core.record_pages import (
     record_detail_url,
     register_detail_panel,
 )
-from patron.core.views import handles_domain_errors, is_htmx, keyset_page
+from patron.core.views import handles_domain_errors, is_htmx, keyset_page, principal
 from patron.core.visibility import can_access
 from patron.routing.models import RoutingQueue
 from patron.users.admin_views import admin_required
@@ -103,7 +103,7 @@ def _inbox_filter(request: HttpRequest) -> ApprovalTaskFilter:
     data = request.GET.copy()
     if "status" not in data:
         data["status"] = ApprovalTaskStatus.PENDING
-    return ApprovalTaskFilter(data, queryset=my_tasks(request.user))
+    return ApprovalTaskFilter(data, queryset=my_tasks(principal(request)))
 
 
 # --- "My approvals" --------------------------------------------------------------------------
@@ -113,7 +113,7 @@ def _inbox_filter(request: HttpRequest) -> ApprovalTaskFilter:
 def inbox(request: HttpRequest) -> HttpResponse:
     filterset = _inbox_filter(request)
     rows: QuerySet[ApprovalTask] = (
-        filterset.qs if filterset.is_valid() else my_tasks(request.user).none()
+        filterset.qs if filterset.is_valid() else my_tasks(principal(request)).none()
     )
     sort = _sort(request)
     page = keyset_page(rows, TASK_SORTS[sort], request.GET.get("cursor", ""), PAGE_SIZE)
@@ -204,7 +204,7 @@ def inbox_csv(request: HttpRequest) -> HttpResponse:
 
 
 def request_context(request: HttpRequest, approval: ApprovalRequest) -> dict[str, Any]:
-    user = request.user
+    user = principal(request)
     tasks = list(approval.tasks.select_related("step", "approver").order_by("step__position", "id"))
     record = approvals.record_for(approval.object_type, approval.object_id)
     return {
@@ -233,7 +233,7 @@ def request_context(request: HttpRequest, approval: ApprovalRequest) -> dict[str
 @login_required
 @handles_domain_errors
 def request_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    approval = approvals.request_get(user=request.user, pk=pk)
+    approval = approvals.request_get(user=principal(request), pk=pk)
     context = request_context(request, approval)
     return render(request, "automation/approval_request_detail.html", {"a": context, **context})
 
@@ -275,7 +275,7 @@ def _escape(text: str) -> str:
 @handles_domain_errors
 def record_submit(request: HttpRequest, object_type: str, pk: int) -> HttpResponse:
     record = approvals.record_for(object_type, pk)
-    if record is None or not can_access(request.user, record, Action.READ):
+    if record is None or not can_access(principal(request), record, Action.READ):
         raise RecordNotFound("No such record.")
     process_id = request.POST.get("process", "")
     process = (
@@ -283,7 +283,7 @@ def record_submit(request: HttpRequest, object_type: str, pk: int) -> HttpRespon
     )
     try:
         approvals.approval_start(
-            user=request.user,
+            user=principal(request),
             record=record,
             process=process,
             comment=request.POST.get("comment", ""),
@@ -298,10 +298,10 @@ def record_submit(request: HttpRequest, object_type: str, pk: int) -> HttpRespon
 @require_POST
 @handles_domain_errors
 def request_recall(request: HttpRequest, pk: int) -> HttpResponse:
-    approval = approvals.request_get(user=request.user, pk=pk)
+    approval = approvals.request_get(user=principal(request), pk=pk)
     try:
         approvals.approval_recall(
-            user=request.user, request=approval, comment=request.POST.get("comment", "")
+            user=principal(request), request=approval, comment=request.POST.get("comment", "")
         )
     except ValidationFailed as error:
         return _error_response(request, error)
@@ -318,13 +318,13 @@ def request_recall(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 @handles_domain_errors
 def task_decide(request: HttpRequest, pk: int) -> HttpResponse:
-    task = approvals.task_get(user=request.user, pk=pk)
+    task = approvals.task_get(user=principal(request), pk=pk)
     decision = request.POST.get("decision", "")
     if decision not in ("approve", "reject"):
         return _error_response(request, ValidationFailed("Choose Approve or Reject."))
     try:
         approvals.approval_decide(
-            user=request.user,
+            user=principal(request),
             task=task,
             approve=decision == "approve",
             comment=request.POST.get("comment", ""),
@@ -363,7 +363,7 @@ def panel_context(request: HttpRequest, record: Any) -> dict[str, Any] | None:
         "latest": None,
         "may_submit": (latest is None or latest.status != ApprovalStatus.PENDING)
         and bool(processes)
-        and can_access(request.user, record, Action.UPDATE),
+        and can_access(principal(request), record, Action.UPDATE),
     }
     if latest is not None:
         context["latest"] = request_context(request, latest)
@@ -562,7 +562,7 @@ def process_create(request: HttpRequest) -> HttpResponse:
             if errors:
                 raise ValidationFailed("The approval process has errors.", errors=errors)
             process = approvals.approval_process_create(
-                user=request.user, object_type=object_type, steps=steps, **values
+                user=principal(request), object_type=object_type, steps=steps, **values
             )
         except ValidationFailed as error:
             context = _form_context(object_type, None, values, steps, error.errors, error.detail)
@@ -583,7 +583,7 @@ def process_edit(request: HttpRequest, pk: int) -> HttpResponse:
     if request.method == "POST":
         if request.POST.get("delete"):
             try:
-                approvals.approval_process_delete(user=request.user, process=process)
+                approvals.approval_process_delete(user=principal(request), process=process)
             except ValidationFailed as error:
                 messages.error(request, error.detail)
                 return redirect("approvals:process_edit", pk=process.pk)
@@ -596,7 +596,7 @@ def process_edit(request: HttpRequest, pk: int) -> HttpResponse:
             if errors:
                 raise ValidationFailed("The approval process has errors.", errors=errors)
             approvals.approval_process_update(
-                user=request.user, process=process, steps=steps, **values
+                user=principal(request), process=process, steps=steps, **values
             )
         except ValidationFailed as error:
             process.refresh_from_db()

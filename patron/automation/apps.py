@@ -20,3 +20,6 @@ class AutomationConfig(AppConfig):
         from patron.automation.webhook_setup import register_webhooks
 
         register_webhooks()
+        from patron.automation.approval_setup import register_approvals
+
+        register_approvals()
