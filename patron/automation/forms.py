@@ -40,6 +40,8 @@ GROUP_KINDS = ("all", "any", "not")
 GROUP_LABELS = {"all": "All of these", "any": "Any of these", "not": "None of these"}
 # A foreign key's values are offered as a list when its table is this small.
 RELATED_CHOICES_LIMIT = 200
+# Inputs that post several values (the record-updated trigger's fields).
+MULTI_VALUE_KEYS = frozenset({"trigger.fields"})
 _TOKEN = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
 _NUMBER = re.compile(r"^-?\d+(\.\d+)?$")
 
@@ -75,7 +77,8 @@ def _nest(post: QueryDict) -> dict[str, Any]:
                 child = {}
                 node[token] = child
             node = child
-        node[tokens[-1]] = post.get(key, "")
+        # A list of field names is a multiple select: keep every value.
+        node[tokens[-1]] = post.getlist(key) if key in MULTI_VALUE_KEYS else post.get(key, "")
     nested: dict[str, Any] = _listify(root)
     return nested
 
@@ -171,6 +174,10 @@ def _read_config(
             }
             if any(str(parts.get(unit) or "").strip() for unit in typed):
                 config[config_field.name] = typed
+            continue
+        if kind == "json" and isinstance(value, list):
+            if any(value):
+                config[config_field.name] = [item for item in value if item]
             continue
         text = str(value or "") if not isinstance(value, dict | list) else ""
         if not text.strip():
@@ -593,7 +600,11 @@ def layout_config(
             item["tree"]["nested"] = False
         else:
             item["error"] = errors.take_under(name)
-        if kind == "json":
+        if kind == "json" and name in MULTI_VALUE_KEYS:
+            item["kind"] = "fields"
+            item["choices"] = [(s.name, s.label) for s in choices.fields if "." not in s.name]
+            item["selected"] = [str(v) for v in value] if isinstance(value, list) else []
+        elif kind == "json":
             item["value"] = json.dumps(value, indent=2) if value not in (None, "") else ""
         elif kind == "duration":
             parts = value if isinstance(value, dict) else {}

@@ -9,6 +9,7 @@ import re
 from typing import Any
 
 import pytest
+from django.http import QueryDict
 from django.test import Client
 from django.urls import reverse
 
@@ -19,6 +20,7 @@ from patron.automation.models import StepRun, Workflow, WorkflowRun
 from patron.core.testing import Endpoint, assert_max_queries, check_visibility_matrix
 
 pytestmark = pytest.mark.django_db
+FORM = "application/x-www-form-urlencoded"
 
 NEGOTIATION_TASK = {
     "id": "s1",
@@ -403,8 +405,6 @@ def test_admin_navigation_lists_workflows(admin_client: Client, rep: Any) -> Non
 
 def test_services_are_the_only_writers(admin_user: Any, stages: Any) -> None:
     """The builder's definition is the services' definition: it validates as saved."""
-    from django.http import QueryDict
-
     from patron.automation.forms import state_from_post
 
     query = QueryDict(mutable=True)
@@ -420,3 +420,24 @@ def test_services_are_the_only_writers(admin_user: Any, stages: Any) -> None:
         )
         == {}
     )
+
+
+def test_record_updated_trigger_fields_are_a_multiple_choice(
+    admin_client: Client, stages: Any
+) -> None:
+    data = builder_post(stages, **{"trigger.type": "record_updated"})
+    del data["trigger.field"], data["trigger.to"]
+    query = QueryDict(mutable=True)
+    query.update(data)
+    query.setlist("trigger.fields", ["stage", "amount"])
+
+    admin_client.post(reverse("automation:workflow_create"), query.urlencode(), content_type=FORM)
+
+    version = Workflow.objects.get().versions.get()
+    assert version.trigger == {"type": "record_updated", "fields": ["stage", "amount"]}
+    html = admin_client.get(
+        reverse("automation:workflow_edit", args=[Workflow.objects.get().pk])
+    ).content.decode()
+    fields = re.search(r'id="wf-trigger-fields".*?</select>', html, re.S)
+    assert fields is not None
+    assert '<option value="amount" selected>' in fields.group(0)
