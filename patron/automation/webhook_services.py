@@ -1,8 +1,8 @@
 """Outbound webhooks: subscriptions, the allow-list, and signed deliveries with retries.
 
 Every event (``core.events``) is matched against the active subscriptions; each match gets one
-WebhookDelivery (unique per subscription and event id, so a repeated event is stored once) that a
-thin task sends. Failures retry with exponential backoff; after FAILURES_BEFORE_DISABLE failures
+WebhookDelivery (the event id in its payload lets receivers drop a repeated delivery) that a thin
+task sends. Failures retry with exponential backoff; after FAILURES_BEFORE_DISABLE failures
 in a row the subscription is disabled and the admins are told once.
 """
 
@@ -288,42 +288,34 @@ def build_payload(event: str, payload: dict[str, Any], event_id: uuid.UUID) -> d
     return loaded
 
 
-def matching_subscriptions(event: str) -> list[WebhookSubscription]:
-    return [
-        subscription
-        for subscription in WebhookSubscription.objects.filter(is_active=True)
-        if ALL_EVENTS in subscription.event_types or event in subscription.event_types
-    ]
+def matching_subscriptions(event: str) -> list[int]:
+    """Ids of the active subscriptions to ``event`` (one small query per event)."""
+    rows = WebhookSubscription.objects.filter(is_active=True).values_list("pk", "event_types")
+    return [pk for pk, names in rows if ALL_EVENTS in names or event in names]
 
 
 def on_event(event: str, payload: dict[str, Any]) -> None:
     """core.events subscriber: one delivery per matching active subscription, then send."""
-    subscriptions = matching_subscriptions(event)
-    if not subscriptions:
+    subscription_ids = matching_subscriptions(event)
+    if not subscription_ids:
         return
     event_id = uuid.uuid4()
     body = build_payload(event, payload, event_id)
     now = timezone.now()
-    created = WebhookDelivery.objects.bulk_create(
+    WebhookDelivery.objects.bulk_create(
         [
             WebhookDelivery(
-                subscription=subscription,
+                subscription_id=subscription_id,
                 event_type=event,
                 event_id=event_id,
                 payload=body,
                 next_attempt_at=now,
                 created_at=now,
             )
-            for subscription in subscriptions
-        ],
-        ignore_conflicts=True,
+            for subscription_id in subscription_ids
+        ]
     )
-    ids = (
-        list(WebhookDelivery.objects.filter(event_id=event_id).values_list("pk", flat=True))
-        if created
-        else []
-    )
-    enqueue(ids)
+    enqueue(list(WebhookDelivery.objects.filter(event_id=event_id).values_list("pk", flat=True)))
 
 
 def enqueue(delivery_ids: list[int]) -> None:
