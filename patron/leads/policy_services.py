@@ -19,6 +19,7 @@ from django.utils import timezone
 from patron.activities.models import ActivityLink
 from patron.core.choices import Action
 from patron.core.exceptions import PermissionDenied, ValidationFailed
+from patron.core.jobs import enqueue
 from patron.core.values import normalize_domain
 from patron.core.visibility import Principal
 from patron.leads.choices import LeadStatus
@@ -34,6 +35,10 @@ NUMBER_LIMITS: dict[str, tuple[int, int]] = {
 SETTING_FIELDS = (*NUMBER_LIMITS, "extra_public_domains")
 MAX_EXTRA_DOMAINS = 500
 _DOMAIN = re.compile(r"^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
+
+# The task that scores every open lead again (leads.tasks; named here to avoid an import
+# cycle with scoring, which reads these settings).
+RESCORE_TASK = "leads.rescore_leads"
 
 # Leads at risk: how close a first-response deadline counts as "due soon", and how long
 # without any change or activity counts as "untouched", unless the list asks otherwise.
@@ -116,9 +121,13 @@ def lead_settings_update(*, user: Principal, **values: Any) -> LeadSettings:
         )
     with transaction.atomic():
         row, _ = LeadSettings.objects.select_for_update().get_or_create(pk=1)
+        hot_before = row.hot_score
         for name, value in cleaned.items():
             setattr(row, name, value)
         row.save()
+        if row.hot_score != hot_before:
+            # Whether a lead is hot is stored with its score.
+            enqueue(RESCORE_TASK)
     return row
 
 

@@ -28,7 +28,7 @@ from patron.core.jobs import enqueue
 from patron.core.visibility import Principal
 from patron.leads.choices import ScoringKind
 from patron.leads.models import BehaviourEvent, Lead, ScoringRule
-from patron.leads.policy_services import open_leads
+from patron.leads.policy_services import RESCORE_TASK, lead_settings, open_leads
 from patron.leads.scoring_model import current_model, model_explain
 from patron.leads.scoring_sources import (
     ACTIVITY_SOURCES,
@@ -39,7 +39,6 @@ from patron.leads.scoring_sources import (
     register_behaviour_source,
 )
 
-RESCORE_TASK = "leads.rescore_leads"
 RESCORE_BATCH = 500
 
 
@@ -399,13 +398,23 @@ class ScoreResult:
     rules: list[dict[str, Any]] = field(default_factory=list)
     reasons: list[dict[str, Any]] = field(default_factory=list)
     model_id: int | None = None
+    hot_score: int | None = None
 
     @property
     def total(self) -> int:
         return self.fit + self.behaviour
 
+    @property
+    def is_hot(self) -> bool:
+        return self.hot_score is not None and self.total >= self.hot_score
+
     def explanation(self) -> dict[str, Any]:
-        return {"rules": self.rules, "model": self.reasons, "model_id": self.model_id}
+        return {
+            "rules": self.rules,
+            "model": self.reasons,
+            "model_id": self.model_id,
+            "hot": self.is_hot,
+        }
 
 
 def score_compute(
@@ -414,9 +423,11 @@ def score_compute(
     rules: list[ScoringRule],
     counts: dict[str, int],
     model: Any = None,
+    hot_score: int | None = None,
 ) -> ScoreResult:
-    """The score of ``lead`` and why, from loaded rules, its event counts and the model."""
-    result = ScoreResult()
+    """The score of ``lead`` and why, from loaded rules, its event counts and the model;
+    ``hot_score`` (the settings' threshold) decides whether it counts as hot."""
+    result = ScoreResult(hot_score=hot_score)
     for rule in rules:
         if rule.kind == ScoringKind.FIT:
             if not fit_rule_holds(rule, lead):
@@ -467,7 +478,13 @@ def _write(lead_id: int, result: ScoreResult) -> None:
 def lead_score_refresh(*, lead: Lead) -> ScoreResult:
     """Score ``lead`` now and store the score with its explanation."""
     counts = behaviour_counts([lead.pk]).get(lead.pk, {})
-    result = score_compute(lead, rules=active_rules(), counts=counts, model=current_model())
+    result = score_compute(
+        lead,
+        rules=active_rules(),
+        counts=counts,
+        model=current_model(),
+        hot_score=lead_settings().hot_score,
+    )
     _write(lead.pk, result)
     lead.score, lead.score_fit, lead.score_behaviour = result.total, result.fit, result.behaviour
     lead.score_probability, lead.score_explanation = result.probability, result.explanation()
@@ -476,7 +493,7 @@ def lead_score_refresh(*, lead: Lead) -> ScoreResult:
 
 def leads_rescore(*, batch: int = RESCORE_BATCH) -> int:
     """Rescore every open lead (after rules or the model change); the number scored."""
-    rules, model = active_rules(), current_model()
+    rules, model, hot_score = active_rules(), current_model(), lead_settings().hot_score
     done, last_id = 0, 0
     while True:
         leads = list(open_leads(Lead.objects.filter(pk__gt=last_id)).order_by("pk")[:batch])
@@ -488,7 +505,11 @@ def leads_rescore(*, batch: int = RESCORE_BATCH) -> int:
         with transaction.atomic():
             for lead in leads:
                 result = score_compute(
-                    lead, rules=rules, counts=counts.get(lead.pk, {}), model=model
+                    lead,
+                    rules=rules,
+                    counts=counts.get(lead.pk, {}),
+                    model=model,
+                    hot_score=hot_score,
                 )
                 _write(lead.pk, result)
         done += len(leads)

@@ -189,7 +189,8 @@ def score_card(request: HttpRequest, record: Any) -> dict[str, Any] | None:
         "rules": explanation.get("rules") or [],
         "reasons": explanation.get("model") or [],
         "percent": round(probability * 100) if probability is not None else None,
-        "is_hot": record.score >= lead_settings().hot_score,
+        # Worked out when the lead was scored, so the card costs no query.
+        "is_hot": bool(explanation.get("hot")),
     }
 
 

@@ -6,8 +6,8 @@ from celery import shared_task
 
 from patron.core.jobs import job_claim, job_fail, job_finish
 from patron.leads.never_lost import ROUTE_LEAD_TASK, never_lost_sweep, route_lead
-from patron.leads.policy_services import lead_settings
-from patron.leads.scoring import RESCORE_TASK, leads_rescore
+from patron.leads.policy_services import RESCORE_TASK, lead_settings
+from patron.leads.scoring import leads_rescore
 from patron.leads.scoring_model import refit_due, score_model_fit
 
 SWEEP_TASK = "leads.never_lost_sweep"

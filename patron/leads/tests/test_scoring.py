@@ -403,3 +403,21 @@ def test_activities_logged_on_a_lead_score_as_behaviour(
         )
     lead.refresh_from_db()
     assert lead.score == 10
+
+
+def test_a_lead_at_the_hot_score_is_hot(admin_user):
+    from unittest import mock
+
+    from patron.leads import policy_services
+    from patron.leads.policy_services import lead_settings_update
+
+    fit("Software", "industry", "eq", "software", 20)
+    lead = make_lead(admin_user, industry="software")
+    lead_score_refresh(lead=lead)
+    assert lead.score_explanation["hot"] is False
+    with mock.patch.object(policy_services, "enqueue") as enqueue:
+        lead_settings_update(user=admin_user, hot_score=20)
+    enqueue.assert_called_once_with("leads.rescore_leads")
+    scoring.leads_rescore()
+    lead.refresh_from_db()
+    assert lead.score_explanation["hot"] is True
