@@ -226,6 +226,7 @@ def workflow_activate(
     """Make ``version`` (default: the draft) the one that runs; the previous active version
     is retired. The definition is validated again (fields may have changed since)."""
     _require_admin(user)
+    given = workflow
     workflow = Workflow.objects.select_for_update().get(pk=workflow.pk)
     target = version or draft_of(workflow)
     if target is None or target.workflow_id != workflow.pk:
@@ -254,6 +255,10 @@ def workflow_activate(
         activation.inbound_token = _new_token(workflow)
     workflow.active_version = target
     workflow.save()
+    # The caller's instance follows, so it can be used (run, shown) right away.
+    given.active_version = target
+    given.inbound_token_digest = workflow.inbound_token_digest
+    given.updated_at = workflow.updated_at
     engine.invalidate_index()
     return activation
 
