@@ -49,6 +49,11 @@ from patron.users.models import User
 
 PAGE_SIZE = 50
 CSV_LIMIT = 10_000
+WORKFLOW_SORT_LABELS = [
+    ("name", "Name A to Z"),
+    ("-name", "Name Z to A"),
+    ("-updated", "Recently changed"),
+]
 
 
 def _user(request: HttpRequest) -> User:
@@ -126,7 +131,7 @@ def workflow_list(request: HttpRequest) -> HttpResponse:
         return render(
             request,
             "automation/workflow_list.html",
-            {"filters": filters, "rows": [], "page": None, "sorts": WORKFLOW_SORTS},
+            {"filters": filters, "rows": [], "page": None, "sorts": WORKFLOW_SORT_LABELS},
             status=400,
         )
     sort = request.GET.get("sort", "name")
@@ -162,11 +167,7 @@ def workflow_list(request: HttpRequest) -> HttpResponse:
             "rows": _workflow_rows(page.rows, drafts),
             "page": page,
             "sort": sort,
-            "sorts": [
-                ("name", "Name A to Z"),
-                ("-name", "Name Z to A"),
-                ("-updated", "Recently changed"),
-            ],
+            "sorts": WORKFLOW_SORT_LABELS,
             "query": params.urlencode(),
         },
     )

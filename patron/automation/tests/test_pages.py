@@ -321,6 +321,8 @@ def test_workflow_and_run_lists_filter_sort_export_in_fixed_queries(
     ).content.decode()
     assert csv_text.splitlines()[0].startswith("id,name,object_type,trigger,state")
     assert len(csv_text.splitlines()) == 8
+    bad_filter = admin_client.get(reverse("automation:workflow_list") + "?active=maybe")
+    assert bad_filter.status_code == 400
 
     with assert_max_queries(12):
         runs = admin_client.get(reverse("automation:run_list") + "?status=failed&sort=created")
