@@ -188,6 +188,7 @@ def test_at_risk_visibility_matrix(risky, rep, other_rep, sales_roles):
             Endpoint("page", AT_RISK_URL, "list"),
             Endpoint("csv", "/leads/at-risk/export/", "list"),
             Endpoint("api", AT_RISK_API, "list"),
+            Endpoint("score api", f"/api/v1/leads/{risky['others'].pk}/score", "detail"),
         ],
         marker="Othersoverdu",
         allowed=other_rep,
