@@ -84,7 +84,13 @@ def subscription_list(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "automation/webhook_list.html",
-        {"filterset": filterset, "page": page, "sort": sort, "query": list_query(request.GET)},
+        {
+            "section": "subscriptions",
+            "filterset": filterset,
+            "page": page,
+            "sort": sort,
+            "query": list_query(request.GET),
+        },
         status=422 if filterset.errors else 200,
     )
 
@@ -125,6 +131,7 @@ def subscription_edit(request: HttpRequest, pk: int | None = None) -> HttpRespon
         request,
         "automation/webhook_form.html",
         {
+            "section": "subscriptions",
             "form": form,
             "heading": f"Edit {row.name}" if row else "New webhook subscription",
             "submit": "Save" if row else "Create",
@@ -137,7 +144,9 @@ def subscription_edit(request: HttpRequest, pk: int | None = None) -> HttpRespon
 def _show_secret(request: HttpRequest, row: WebhookSubscription, secret: str) -> HttpResponse:
     # The secret is rendered in this response only; it is not put in the session or a URL.
     return render(
-        request, "automation/webhook_secret.html", {"subscription": row, "secret": secret}
+        request,
+        "automation/webhook_secret.html",
+        {"section": "subscriptions", "subscription": row, "secret": secret},
     )
 
 
@@ -156,6 +165,7 @@ def subscription_detail(request: HttpRequest, pk: int) -> HttpResponse:
         request,
         "automation/webhook_detail.html",
         {
+            "section": "subscriptions",
             "subscription": row,
             "filterset": filterset,
             "page": page,
@@ -252,7 +262,7 @@ def allowed_hosts(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "automation/webhook_allowed_hosts.html",
-        {"form": form, "hosts": WebhookAllowedHost.objects.order_by("host")},
+        {"section": "hosts", "form": form, "hosts": WebhookAllowedHost.objects.order_by("host")},
         status=422 if form.errors else 200,
     )
 
