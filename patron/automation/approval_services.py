@@ -824,6 +824,8 @@ TYPES_CACHE_KEY = "approvals:object-types"
 class ProcessTypes:
     locking: frozenset[str]
     active: frozenset[str]
+    # Every type with a process, active or not: the only ones with approval history.
+    any: frozenset[str]
 
 
 def process_types() -> ProcessTypes:
@@ -836,6 +838,7 @@ def process_types() -> ProcessTypes:
     types = ProcessTypes(
         locking=frozenset(object_type for object_type, lock, _active in rows if lock),
         active=frozenset(object_type for object_type, _lock, active in rows if active),
+        any=frozenset(object_type for object_type, _lock, _active in rows),
     )
     cache.set(TYPES_CACHE_KEY, types, None)
     return types

@@ -47,6 +47,15 @@ def _existing(ctx: StepContext) -> ApprovalRequest | None:
     return ApprovalRequest.objects.filter(workflow_run=ctx.run).first()
 
 
+def _submitter(record: Any, actor: Any) -> Any:
+    """The record's owner submits (so "the submitter's manager" is the owner's manager);
+    without an active owner, the workflow's user."""
+    owner = getattr(record, "owner", None)
+    if owner is not None and owner.is_active:
+        return owner
+    return actor if getattr(actor, "pk", None) is not None else None
+
+
 def execute_start_approval(ctx: StepContext) -> StepResult:
     record = ctx.record
     if record is None:
@@ -57,11 +66,14 @@ def execute_start_approval(ctx: StepContext) -> StepResult:
     process = _process(ctx.config.get("process"))
     if process is None:
         raise StepError("The approval process no longer exists.", retryable=False)
-    if ctx.actor is None or getattr(ctx.actor, "pk", None) is None:
-        raise StepError("A workflow needs a user to submit an approval as.", retryable=False)
+    submitter = _submitter(record, ctx.actor)
+    if submitter is None:
+        raise StepError(
+            "Nobody to submit the approval as: the record has no active owner.", retryable=False
+        )
     try:
         request = approvals.approval_submit(
-            user=ctx.actor,
+            user=submitter,
             record=record,
             process=process,
             comment=str(ctx.config.get("comment") or ""),
@@ -96,7 +108,7 @@ def register_approval_step_and_events() -> None:
             validate=validate_start_approval,
             execute=execute_start_approval,
             describe=describe_start_approval,
-            description="Submits the record to an approval process, as the workflow's user.",
+            description="Submits the record to an approval process on behalf of its owner.",
             needs_record=True,
         )
     )

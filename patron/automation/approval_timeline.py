@@ -9,7 +9,7 @@ from __future__ import annotations
 from django.db.models import Q
 from django.urls import reverse
 
-from patron.automation.approval_services import HistoryAction
+from patron.automation.approval_services import HistoryAction, process_types
 from patron.automation.models import ApprovalHistory
 from patron.core.timeline import (
     Before,
@@ -65,7 +65,10 @@ def approvals_fetch(
     kinds: frozenset[str],
 ) -> list[TimelineEntry]:
     actions = [action for kind in kinds for action in ACTIONS_BY_KIND.get(kind, ())]
-    if not actions:
+    # Timelines of types that never had a process cost no query.
+    approved_types = process_types().any
+    targets = [target for target in targets if target.object_type in approved_types]
+    if not actions or not targets:
         return []
     condition = Q(pk__in=[])
     for target in targets:

@@ -9,6 +9,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from django.core.cache import cache
 from django.test import Client
 from django.utils import timezone
 
@@ -29,6 +30,14 @@ pytestmark = pytest.mark.django_db
 
 ACCOUNT = "contacts.account"
 JSON = "application/json"
+
+
+@pytest.fixture(autouse=True)
+def forget_process_types() -> Any:
+    """The types cache outlives a test's rolled-back processes: drop it around each test."""
+    cache.delete(approvals.TYPES_CACHE_KEY)
+    yield
+    cache.delete(approvals.TYPES_CACHE_KEY)
 
 
 def login(user: Any) -> Client:
@@ -590,6 +599,31 @@ def test_the_start_approval_step_validates_its_process(make_process):
     assert "process" in validate_start_approval({"process": "Accounts"}, "pipeline.opportunity")
     assert "process" in validate_start_approval({"process": "missing"}, ACCOUNT)
     assert validate_start_approval({"process": str(process.pk)}, ACCOUNT) == {}
+
+
+def test_the_start_approval_step_submits_for_the_owner_once(
+    make_process, admin_user, rep, manager, account
+):
+    from patron.automation.approval_steps import execute_start_approval
+    from patron.automation.registry import StepContext, StepError
+
+    make_process([step()], name="From workflows")
+    context = StepContext(
+        step_id="s1",
+        step_type="start_approval",
+        config={"process": "From workflows"},
+        object_type=ACCOUNT,
+        record=account,
+        actor=admin_user,
+    )
+    result = execute_start_approval(context)
+    request = approvals.pending_request_for(account)
+    assert request is not None
+    assert result.output["request_id"] == request.pk
+    assert request.submitted_by == rep
+    assert [t.approver for t in pending_tasks(request)] == [manager]
+    with pytest.raises(StepError, match="already waiting"):
+        execute_start_approval(context)
 
 
 def test_quote_discount_approval_runs_on_the_engine_end_to_end(rep, manager, quote_setup):
