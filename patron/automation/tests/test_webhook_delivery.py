@@ -130,6 +130,7 @@ def test_a_failing_target_is_retried_with_backoff_until_it_succeeds(
         delivery.refresh_from_db()
         assert delivery.status == DeliveryStatus.RETRYING
         assert delivery.response_code == 500
+        assert delivery.next_attempt_at is not None
         wait = delivery.next_attempt_at - timezone.now()
         assert datetime.timedelta(seconds=50) < wait <= datetime.timedelta(minutes=1)
         assert webhook_services.send_due() == 0  # not due yet
@@ -137,6 +138,7 @@ def test_a_failing_target_is_retried_with_backoff_until_it_succeeds(
         assert webhook_services.send_due() == 1
         delivery.refresh_from_db()
         assert delivery.attempts == 2
+        assert delivery.next_attempt_at is not None
         wait = delivery.next_attempt_at - timezone.now()
         assert datetime.timedelta(minutes=4) < wait <= datetime.timedelta(minutes=5)
         make_due(delivery)

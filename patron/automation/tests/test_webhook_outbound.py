@@ -42,7 +42,7 @@ def fake_dns(monkeypatch: pytest.MonkeyPatch, answers: dict[str, list[str]]) -> 
             ]
         return real(host, port, *args, **kwargs)
 
-    monkeypatch.setattr(outbound_http.socket, "getaddrinfo", resolve)
+    monkeypatch.setattr(socket, "getaddrinfo", resolve)
 
 
 def test_signature_verifies_with_an_independent_verifier(loopback_allowed):

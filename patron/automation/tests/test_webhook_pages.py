@@ -109,11 +109,13 @@ def test_list_and_delivery_log_pages_answer_in_few_queries(marker_subscription, 
 def test_delivery_log_filters_sorts_pages_and_exports(marker_subscription, admin_user):
     admin = client_for(admin_user)
     url = f"/api/v1/webhooks/subscriptions/{marker_subscription.pk}/deliveries"
-    failed = admin.get(url, {"status": "failed", "limit": 100}).json()["items"]
+    failed = admin.get(url, {"status": "failed", "limit": "100"}).json()["items"]
     assert len(failed) == 20
     assert {row["response_code"] for row in failed} == {500}
-    first = admin.get(url, {"sort": "-duration", "limit": 30}).json()
-    second = admin.get(url, {"sort": "-duration", "limit": 30, "cursor": first["next_cursor"]})
+    first = admin.get(url, {"sort": "-duration", "limit": "30"}).json()
+    second = admin.get(
+        url, {"sort": "-duration", "limit": "30", "cursor": str(first["next_cursor"])}
+    )
     durations = [r["duration_ms"] for r in first["items"] + second.json()["items"]]
     assert durations == list(range(59, -1, -1))
     bad = admin.get(url, {"status": "exploded"})
