@@ -412,6 +412,15 @@ def workflow_import(request: HttpRequest) -> HttpResponse:
     )
 
 
+def simulated_changes(workflow: Workflow) -> dict[str, Any]:
+    """The change a "field changes" trigger waits for, so test mode runs as if it fired."""
+    version = services.draft_of(workflow) or workflow.active_version
+    trigger = version.trigger if version is not None else {}
+    if trigger.get("type") != "field_changed" or not trigger.get("field"):
+        return {}
+    return {str(trigger["field"]): [trigger.get("from"), trigger.get("to")]}
+
+
 @login_required
 @handles_domain_errors
 @require_http_methods(["GET", "POST"])
@@ -432,7 +441,11 @@ def workflow_test(request: HttpRequest, pk: int) -> HttpResponse:
         if form is None or record is not None:
             try:
                 report = services.workflow_test(
-                    user=user, workflow=workflow, version=None, record=record
+                    user=user,
+                    workflow=workflow,
+                    version=None,
+                    record=record,
+                    changes=simulated_changes(workflow),
                 )
             except ValidationFailed as error:
                 messages.error(request, error.detail)
@@ -442,7 +455,12 @@ def workflow_test(request: HttpRequest, pk: int) -> HttpResponse:
     return render(
         request,
         "automation/workflow_test.html",
-        {"workflow": workflow, "form": form, "report": report},
+        {
+            "workflow": workflow,
+            "form": form,
+            "report": report,
+            "simulated": simulated_changes(workflow),
+        },
         status=status,
     )
 
