@@ -5,8 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.contenttypes.models import ContentType
-from django.db.models import Exists, F, Model, OuterRef, Q, QuerySet
-from django.db.models.lookups import StartsWith
+from django.db.models import BooleanField, F, Func, Model, Q, QuerySet
 
 from patron.core.exceptions import RecordNotFound
 from patron.territories.choices import MemberRole, ModelState
@@ -56,6 +55,16 @@ def territory_user_ids_for(*, obj: Model) -> list[int]:
     )
 
 
+class PathStartsWith(Func):
+    """``path LIKE prefix || '%'``: territory paths are digits and dots ("12.40."), so unlike
+    ``startswith`` against a column this needs no escaping (and no nested REPLACE calls)."""
+
+    # "%%%%" is one literal "%" once Django and the driver have both formatted the SQL.
+    template = "(%(expressions)s || '%%%%')"
+    arg_joiner = " LIKE "
+    output_field = BooleanField()
+
+
 def records_in_user_territories(
     *, user_id: int, model: type[Model], edit: bool = False
 ) -> QuerySet[TerritoryAssignment, Any]:
@@ -63,20 +72,24 @@ def records_in_user_territories(
     model): every member reads the records of their territory; a manager also reads those of
     every territory below theirs. With ``edit``, only the manager's territories (and below)
     count: reps, overlay and support members read but do not edit through a territory."""
-    managed = Territory.objects.filter(
-        members__user_id=user_id,
-        members__role=MemberRole.MANAGER,
-        model_id=OuterRef("model_id"),
-    )
     # Worked out per territory (a small table), not per assignment: a territory is covered
-    # when its path starts with the path of one the user manages (itself or below it).
-    condition: Q | Exists = Exists(managed.filter(StartsWith(OuterRef("path"), F("path"))))
+    # when its path starts with the path of one the user manages in the same model. A join
+    # rather than a correlated EXISTS keeps the statement shallow: activities embed this rule
+    # inside their linked-record rule, and SQLite's parser refuses deeply nested statements.
+    managed_below = Territory.objects.filter(
+        PathStartsWith(F("path"), F("model__territories__path")),
+        model__state=ModelState.ACTIVE,
+        model__territories__members__user_id=user_id,
+        model__territories__members__role=MemberRole.MANAGER,
+    ).values("pk")
+    condition = Q(territory_id__in=managed_below)
     if not edit:
         condition |= Q(
-            pk__in=TerritoryMember.objects.filter(user_id=user_id).values("territory_id")
+            territory_id__in=TerritoryMember.objects.filter(
+                user_id=user_id, territory__model__state=ModelState.ACTIVE
+            ).values("territory_id")
         )
-    covered = Territory.objects.filter(condition, model__state=ModelState.ACTIVE).values("pk")
-    return _active_assignments(model).filter(territory_id__in=covered).values("object_id")
+    return _active_assignments(model).filter(condition).values("object_id")
 
 
 def models_list() -> QuerySet[TerritoryModel]:

@@ -9,9 +9,11 @@ import json
 import pytest
 from django.test import Client
 
+from patron.activities.models import Activity
 from patron.contacts.services import account_create
 from patron.core.exports import export_csv_run
-from patron.core.models import Job, ObjectPermission
+from patron.core.models import Job
+from patron.core.search import search
 from patron.core.testing import Endpoint, assert_max_queries, check_visibility_matrix
 from patron.leads.choices import LeadStatus
 from patron.leads.models import CaptureForm, Lead
@@ -241,11 +243,6 @@ def test_capture_form_admin_pages_and_api(rep, lead_roles):
 
 
 def test_visibility_matrix_queue_members_see_queued_leads(rep, other_rep, lead_roles):
-    # Global search checks every searchable type's visibility in one statement; with every
-    # app's rules (activities over all linked records, territories, queues) it exceeds
-    # SQLite's parser depth for a role allowed everything (reported with issue 5), so these
-    # roles are not given activities here.
-    ObjectPermission.objects.filter(object_type="activities.activity").delete()
     queue = RoutingQueue.objects.create(name="Inbound EMEA")
     member = UserFactory(role=lead_roles["rep"], email="member@example.com")
     queue.members.add(member)
@@ -268,6 +265,14 @@ def test_visibility_matrix_queue_members_see_queued_leads(rep, other_rep, lead_r
     ]
     check_visibility_matrix(endpoints, marker=MARKER, allowed=member, denied=other_rep)
     check_visibility_matrix(endpoints, marker=MARKER, allowed=rep, denied=other_rep)
+
+
+def test_activities_and_search_answer_for_a_role_allowed_every_object(rep, lead_roles):
+    # Activities embed every linked type's visibility rule (territories, queues, teams...);
+    # the statement once grew too deep for SQLite's parser ("parser stack overflow").
+    lead_create(user=rep, data={"last_name": MARKER, "company": "Zed"})
+    assert list(Activity.objects.visible_to(rep)[:5]) == []
+    assert [hit.title for hit in search(rep, MARKER)] == [MARKER]
 
 
 def test_export_leaves_out_leads_the_user_cannot_see(rep, other_rep, lead_roles):
