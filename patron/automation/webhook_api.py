@@ -350,7 +350,7 @@ def delivery_index(
     operation_id="webhook_delivery_export",
     openapi_extra={
         "parameters": filter_parameters(DeliveryFilter),
-        "responses": {"200": {"content": {"text/csv": {"schema": {"type": "string"}}}}},
+        "responses": {200: {"content": {"text/csv": {"schema": {"type": "string"}}}}},
     },
 )
 def delivery_export(request: HttpRequest, subscription_id: int) -> HttpResponse:
