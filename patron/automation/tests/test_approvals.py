@@ -409,9 +409,9 @@ def test_the_record_card_submits_and_the_approver_decides_with_htmx(
     detail = login(rep).get(f"/accounts/{account.pk}/")
     assert "Submit for approval" in detail.content.decode()
 
-    htmx = {"HTTP_HX_REQUEST": "true"}
+    htmx = {"HX-Request": "true"}
     submitted = login(rep).post(
-        f"/approvals/records/{ACCOUNT}/{account.pk}/submit/", {"comment": "Please"}, **htmx
+        f"/approvals/records/{ACCOUNT}/{account.pk}/submit/", {"comment": "Please"}, headers=htmx
     )
     assert submitted.status_code == 200
     assert "Pending" in submitted.content.decode()
@@ -419,7 +419,9 @@ def test_the_record_card_submits_and_the_approver_decides_with_htmx(
 
     assert "Approve" in login(manager).get(f"/accounts/{account.pk}/").content.decode()
     decided = login(manager).post(
-        f"/approvals/tasks/{task.pk}/decide/", {"decision": "approve", "comment": "OK"}, **htmx
+        f"/approvals/tasks/{task.pk}/decide/",
+        {"decision": "approve", "comment": "OK"},
+        headers=htmx,
     )
     assert decided.status_code == 200
     assert "Approved" in decided.content.decode()
@@ -444,7 +446,7 @@ def test_my_approvals_lists_filters_sorts_and_exports_in_few_queries(
     assert page.status_code == 200
     assert page.content.decode().count("/approvals/requests/") == 5
     assert client.get("/approvals/?overdue=maybe").status_code == 422
-    csv_body = b"".join(client.get("/approvals/export.csv").streaming_content).decode()
+    csv_body = client.get("/approvals/export.csv").getvalue().decode()
     assert csv_body.count("\n") == 6
     assert "Other 1" not in login(rep).get("/approvals/").content.decode()
 
@@ -673,6 +675,7 @@ def test_recalling_a_quotes_request_puts_the_quote_back_to_draft(rep, manager, q
     )
     pending = qs.quote_submit_for_approval(user=rep, quote=type(quote).objects.get(pk=quote.pk))
     request = approvals.pending_request_for(pending)
+    assert request is not None
     approvals.approval_recall(user=rep, request=request)
     assert type(quote).objects.get(pk=quote.pk).status == QuoteStatus.DRAFT
 
