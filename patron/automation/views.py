@@ -16,6 +16,7 @@ from collections.abc import Iterable
 from typing import Any, cast
 
 from django import forms
+from django.apps import apps
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db.models import OuterRef, Subquery
@@ -298,6 +299,30 @@ def _steps_outline(steps: list[Any], depth: int = 0) -> list[dict[str, Any]]:
     return outline
 
 
+def value_words(object_type: str, field: str, value: Any) -> str:
+    """A trigger's from/to value as the user knows it (a stage's name, a choice's label)."""
+    spec = conditions.field_spec(object_type, field)
+    if spec is not None and spec.choices:
+        return dict(spec.choices).get(str(value), str(value))
+    if spec is not None and spec.type == "fk" and spec.related_model:
+        related = apps.get_model(spec.related_model)._default_manager.filter(pk=value).first()
+        return str(related) if related is not None else str(value)
+    return str(value)
+
+
+def trigger_words(workflow: Workflow, version: WorkflowVersion | None) -> str:
+    """The trigger for a workflow's page, with a field change's from and to spelled out."""
+    words = trigger_label(version)
+    trigger = version.trigger if version is not None else {}
+    if trigger.get("type") != "field_changed":
+        return words
+    for key in ("from", "to"):
+        if trigger.get(key) is not None:
+            value = value_words(workflow.object_type, str(trigger.get("field")), trigger[key])
+            words += f" {key} {value}"
+    return words
+
+
 @login_required
 @handles_domain_errors
 def workflow_detail(request: HttpRequest, pk: int) -> HttpResponse:
@@ -315,7 +340,7 @@ def workflow_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "workflow": workflow,
             "versions": versions,
             "shown": shown,
-            "trigger": trigger_label(shown),
+            "trigger": trigger_words(workflow, shown),
             "conditions_text": conditions.describe_conditions(shown.conditions) if shown else "",
             "outline": _steps_outline(shown.steps if shown else []),
             "runs": runs,

@@ -186,6 +186,7 @@ def test_editing_an_active_workflow_makes_a_draft_activated_from_the_page(
 
     page = admin_client.get(reverse("automation:workflow_detail", args=[workflow.pk]))
     assert "Activate v2" in page.content.decode()
+    assert "A field changes (stage) to Negotiation" in page.content.decode()
     admin_client.post(activate, {"version": str(workflow.versions.get(number=2).pk)})
     states = dict(workflow.versions.values_list("number", "state"))
     assert states == {1: VersionState.RETIRED, 2: VersionState.ACTIVE}
