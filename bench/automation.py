@@ -139,7 +139,7 @@ def main() -> None:
         automation(False)
         off_second, off_queries_second = update_all(data["admin"], data["ids"], "c")
         off_seconds = (off_first + off_second) / 2
-        off_queries = (off_queries + off_queries_second) // 2
+        off_queries = (off_queries + off_queries_second) / 2
         runs = WorkflowRun.objects.count()
 
         n = args.records
@@ -149,11 +149,11 @@ def main() -> None:
         )
         print(
             f"  automation off   {n / off_seconds:8.0f} updates/s   "
-            f"{off_queries / n:4.1f} queries each"
+            f"{off_queries / n:5.2f} queries each"
         )
         print(
             f"  automation on    {n / on_seconds:8.0f} updates/s   "
-            f"{on_queries / n:4.1f} queries each   ratio on/off {on_seconds / off_seconds:.2f}"
+            f"{on_queries / n:5.2f} queries each   ratio on/off {on_seconds / off_seconds:.2f}"
         )
         print(f"  runs started: {runs:,} (1% of updates match one workflow)")
         print("  target: ratio < 2.00")
