@@ -95,6 +95,12 @@ def invalidate_index() -> None:
     transaction.on_commit(lambda: cache.set(STAMP_KEY, uuid.uuid4().hex, timeout=None))
 
 
+def manual_key(object_type: str) -> str:
+    """The index entry of manual workflows for ``object_type`` (never an event's name: those
+    have no colon), so record pages learn that there are none without a query."""
+    return f"manual:{object_type}"
+
+
 def active_index() -> dict[str, list[IndexedVersion]]:
     """Active versions of enabled workflows by the event names their triggers listen to."""
     stamp = _stamp()
@@ -120,6 +126,8 @@ def active_index() -> dict[str, list[IndexedVersion]]:
         )
         for name in kind.event_names(trigger, version.workflow.object_type):
             by_event.setdefault(name, []).append(entry)
+        if kind.key == "manual":
+            by_event.setdefault(manual_key(version.workflow.object_type), []).append(entry)
     _index.by_event, _index.stamp = by_event, stamp
     return by_event
 

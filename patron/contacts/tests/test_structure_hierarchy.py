@@ -104,7 +104,7 @@ def _client(user):
 def test_account_page_shows_breadcrumb_tree_and_rollups_with_bounded_queries(rep, group):
     client = _client(rep)
     client.get(f"/accounts/{group['acme'].pk}/")
-    with assert_max_queries(34) as few:
+    with assert_max_queries(36) as few:
         client.get(f"/accounts/{group['acme'].pk}/")
     for index in range(6):
         account_create(user=rep, name=f"Extra {index}", parent=group["labs"])

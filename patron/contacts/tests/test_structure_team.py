@@ -142,7 +142,7 @@ def test_account_page_team_card_has_bounded_queries(rep, account):
         account_team_add(user=rep, account=account, member_user=UserFactory(), team_role="support")
     client = _client(rep)
     client.get(f"/accounts/{account.pk}/")
-    with assert_max_queries(32) as few:
+    with assert_max_queries(34) as few:
         client.get(f"/accounts/{account.pk}/")
     for _ in range(5):
         account_team_add(user=rep, account=account, member_user=UserFactory(), team_role="other")
