@@ -348,9 +348,18 @@ def role_field_security(request: HttpRequest, pk: int) -> HttpResponse:
     ]
     status = 200
     errors: dict[str, list[str]] = {}
+    current = {
+        (perm.object_type, perm.field): perm.access
+        for perm in FieldPermission.objects.filter(role=role)
+    }
     if request.method == "POST":
+        # A field the form did not send (one added by an app since the page was loaded, or a
+        # client posting only what it changes) keeps its current level.
         access = {
-            (object_type, field): request.POST.get(f"field:{object_type}:{field}", "")
+            (object_type, field): request.POST.get(
+                f"field:{object_type}:{field}",
+                current.get((object_type, field), FieldAccess.HIDDEN),
+            )
             for object_type, _label, fields in groups
             for field, _field_label in fields
         }
@@ -364,10 +373,6 @@ def role_field_security(request: HttpRequest, pk: int) -> HttpResponse:
         else:
             messages.success(request, f"The field security of {role.name} was saved.")
             return redirect("users:admin_role_fields", pk=role.pk)
-    current = {
-        (perm.object_type, perm.field): perm.access
-        for perm in FieldPermission.objects.filter(role=role)
-    }
     sections = [
         {
             "label": label,
