@@ -80,11 +80,18 @@ def card_violations(page: Page) -> list[str]:
     return found
 
 
+# No HTMX request in flight and no swap or settle under way.
+HTMX_SETTLED = "() => !document.querySelector('.htmx-request, .htmx-swapping, .htmx-settling')"
+
+
 def reshape(page: Page, select: Locator, value: str) -> None:
     """Choose ``value`` in a select that redraws the builder, and wait for the redraw."""
+    page.wait_for_function(HTMX_SETTLED)
     with page.expect_response(lambda response: "/automation/workflows/" in response.url):
         select.select_option(value)
-    page.wait_for_load_state("networkidle")
+    # The response arrives before HTMX swaps the new form in; touching an input before the
+    # swap settles changes one that is about to be replaced (and its redraw never happens).
+    page.wait_for_function(HTMX_SETTLED)
 
 
 def test_build_activate_and_watch_a_workflow_run(page: Page, sales: dict[str, Any]) -> None:
