@@ -14,6 +14,7 @@ from ninja import Query, Router, Schema, Status
 from pydantic import Field
 
 from patron.automation import conditions, selectors, services
+from patron.automation.access import WORKFLOWS, request_admin
 from patron.automation.filters import RUN_SORTS, WORKFLOW_SORTS, RunFilter, WorkflowFilter
 from patron.automation.models import StepRun, Workflow, WorkflowRun, WorkflowVersion
 from patron.automation.registry import events_catalogue, step_types, trigger_types
@@ -29,7 +30,7 @@ from patron.core.api.pagination import (
 )
 from patron.core.api.problems import problem_responses
 from patron.core.choices import Action
-from patron.core.exceptions import PermissionDenied, RecordNotFound, ValidationFailed
+from patron.core.exceptions import RecordNotFound, ValidationFailed
 from patron.core.models import BusinessRecord
 from patron.core.visibility import can_access
 from patron.users.selectors import business_object_types
@@ -40,13 +41,6 @@ LIST_ERRORS = problem_responses(400, 401, 403, 422)
 WRITE_ERRORS = problem_responses(400, 401, 403, 404, 422)
 ADMIN_ONLY = "Administrators only. "
 INBOUND_PATH = "/api/v1/automation/hooks/"
-
-
-def _admin(request: HttpRequest) -> Any:
-    user = request_user(request)
-    if not getattr(user, "is_admin", False):
-        raise PermissionDenied("Workflows are for administrators.")
-    return user
 
 
 # --- schemas ---------------------------------------------------------------------------------
@@ -312,7 +306,7 @@ def fields(request: HttpRequest, object_type: str) -> list[dict[str, Any]]:
     openapi_extra={"parameters": filter_parameters(WorkflowFilter)},
 )
 def workflow_index(request: HttpRequest, params: Query[ListParams]) -> dict[str, Any]:
-    user = _admin(request)
+    user = request_admin(request, WORKFLOWS)
     sort, columns = sort_columns(params.sort, WORKFLOW_SORTS, "name")
     rows, next_cursor = keyset_page(
         filtered(request, selectors.workflow_list(user=user), WorkflowFilter),
@@ -335,7 +329,7 @@ def workflow_index(request: HttpRequest, params: Query[ListParams]) -> dict[str,
     operation_id="automation_workflow_create",
 )
 def workflow_create(request: HttpRequest, payload: WorkflowIn) -> Status[Any]:
-    user = _admin(request)
+    user = request_admin(request, WORKFLOWS)
     data = payload.model_dump()
     activate = data.pop("activate")
     workflow = services.workflow_create(user=user, data=data)
@@ -353,7 +347,7 @@ def workflow_create(request: HttpRequest, payload: WorkflowIn) -> Status[Any]:
     operation_id="automation_workflow_import",
 )
 def workflow_import(request: HttpRequest, payload: WorkflowIn) -> Status[Any]:
-    user = _admin(request)
+    user = request_admin(request, WORKFLOWS)
     data = payload.model_dump()
     data.pop("activate")
     workflow = services.workflow_import(user=user, data=data)
@@ -367,7 +361,7 @@ def workflow_import(request: HttpRequest, payload: WorkflowIn) -> Status[Any]:
     operation_id="automation_workflow_detail",
 )
 def workflow_detail(request: HttpRequest, workflow_id: int) -> dict[str, Any]:
-    user = _admin(request)
+    user = request_admin(request, WORKFLOWS)
     workflow = selectors.workflow_get(user=user, pk=workflow_id)
     return _workflow(workflow, draft=services.draft_of(workflow))
 
@@ -382,7 +376,7 @@ def workflow_detail(request: HttpRequest, workflow_id: int) -> dict[str, Any]:
     operation_id="automation_workflow_update",
 )
 def workflow_update(request: HttpRequest, workflow_id: int, payload: WorkflowPatch) -> Any:
-    user = _admin(request)
+    user = request_admin(request, WORKFLOWS)
     workflow = selectors.workflow_get(user=user, pk=workflow_id)
     workflow = services.workflow_update(user=user, workflow=workflow, data=_sent(payload))
     return _workflow(workflow, draft=services.draft_of(workflow))
@@ -395,7 +389,7 @@ def workflow_update(request: HttpRequest, workflow_id: int, payload: WorkflowPat
     operation_id="automation_workflow_delete",
 )
 def workflow_remove(request: HttpRequest, workflow_id: int) -> Status[None]:
-    user = _admin(request)
+    user = request_admin(request, WORKFLOWS)
     services.workflow_delete(user=user, workflow=selectors.workflow_get(user=user, pk=workflow_id))
     return Status(204, None)
 
@@ -407,7 +401,7 @@ def workflow_remove(request: HttpRequest, workflow_id: int) -> Status[None]:
     operation_id="automation_workflow_export",
 )
 def workflow_export(request: HttpRequest, workflow_id: int) -> dict[str, Any]:
-    user = _admin(request)
+    user = request_admin(request, WORKFLOWS)
     return services.workflow_export(selectors.workflow_get(user=user, pk=workflow_id))
 
 
@@ -418,7 +412,7 @@ def workflow_export(request: HttpRequest, workflow_id: int) -> dict[str, Any]:
     operation_id="automation_version_list",
 )
 def version_index(request: HttpRequest, workflow_id: int) -> list[dict[str, Any]]:
-    user = _admin(request)
+    user = request_admin(request, WORKFLOWS)
     workflow = selectors.workflow_get(user=user, pk=workflow_id)
     return [_version(v) for v in selectors.version_list(user=user, workflow=workflow)]  # type: ignore[misc]
 
@@ -432,7 +426,7 @@ def version_index(request: HttpRequest, workflow_id: int) -> list[dict[str, Any]
 def workflow_activate(
     request: HttpRequest, workflow_id: int, version_id: int | None = None
 ) -> dict[str, Any]:
-    user = _admin(request)
+    user = request_admin(request, WORKFLOWS)
     workflow = selectors.workflow_get(user=user, pk=workflow_id)
     version = (
         selectors.version_get(user=user, workflow=workflow, pk=version_id)
@@ -451,7 +445,7 @@ def workflow_activate(
     operation_id="automation_workflow_deactivate",
 )
 def workflow_deactivate(request: HttpRequest, workflow_id: int) -> dict[str, Any]:
-    user = _admin(request)
+    user = request_admin(request, WORKFLOWS)
     workflow = selectors.workflow_get(user=user, pk=workflow_id)
     workflow = services.workflow_deactivate(user=user, workflow=workflow)
     return _workflow(workflow, draft=services.draft_of(workflow))
@@ -464,7 +458,7 @@ def workflow_deactivate(request: HttpRequest, workflow_id: int) -> dict[str, Any
     operation_id="automation_workflow_inbound_token",
 )
 def workflow_inbound_token(request: HttpRequest, workflow_id: int) -> dict[str, Any]:
-    user = _admin(request)
+    user = request_admin(request, WORKFLOWS)
     workflow = selectors.workflow_get(user=user, pk=workflow_id)
     token = services.workflow_rotate_inbound_token(user=user, workflow=workflow)
     return {"inbound_url": f"{INBOUND_PATH}{token}"}
@@ -479,7 +473,7 @@ def workflow_inbound_token(request: HttpRequest, workflow_id: int) -> dict[str, 
     operation_id="automation_workflow_test",
 )
 def workflow_test(request: HttpRequest, workflow_id: int, payload: TestIn) -> dict[str, Any]:
-    user = _admin(request)
+    user = request_admin(request, WORKFLOWS)
     workflow = selectors.workflow_get(user=user, pk=workflow_id)
     version = (
         selectors.version_get(user=user, workflow=workflow, pk=payload.version_id)
@@ -545,7 +539,7 @@ def manual_workflow_index(request: HttpRequest, object_type: str) -> list[dict[s
     openapi_extra={"parameters": filter_parameters(RunFilter)},
 )
 def run_index(request: HttpRequest, params: Query[ListParams]) -> dict[str, Any]:
-    user = _admin(request)
+    user = request_admin(request, WORKFLOWS)
     sort, columns = sort_columns(params.sort, RUN_SORTS, "-created")
     rows, next_cursor = keyset_page(
         filtered(request, selectors.run_list(user=user), RunFilter),
@@ -564,7 +558,7 @@ def run_index(request: HttpRequest, params: Query[ListParams]) -> dict[str, Any]
     operation_id="automation_run_detail",
 )
 def run_detail(request: HttpRequest, run_id: int) -> dict[str, Any]:
-    user = _admin(request)
+    user = request_admin(request, WORKFLOWS)
     run = selectors.run_get(user=user, pk=run_id)
     return {
         **_run(run),
@@ -581,7 +575,7 @@ def run_detail(request: HttpRequest, run_id: int) -> dict[str, Any]:
     operation_id="automation_run_retry_step",
 )
 def run_retry_step(request: HttpRequest, run_id: int, step_run_id: int) -> Status[Any]:
-    user = _admin(request)
+    user = request_admin(request, WORKFLOWS)
     run = selectors.run_get(user=user, pk=run_id)
     step_run = selectors.step_run_get(user=user, run=run, pk=step_run_id)
     run = services.run_retry_step(user=user, step_run=step_run)

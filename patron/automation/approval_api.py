@@ -15,6 +15,7 @@ from ninja import Query, Router, Schema, Status
 from pydantic import Field
 
 from patron.automation import approval_services as approvals
+from patron.automation.access import APPROVAL_PROCESSES, request_admin
 from patron.automation.approval_filters import (
     DEFAULT_TASK_SORT,
     TASK_SORTS,
@@ -35,20 +36,12 @@ from patron.core.api.pagination import (
 )
 from patron.core.api.problems import problem_responses
 from patron.core.choices import Action
-from patron.core.exceptions import PermissionDenied, RecordNotFound
+from patron.core.exceptions import RecordNotFound
 from patron.core.visibility import can_access
-from patron.users.models import User
 
 router = Router(tags=["Approvals"])
 WRITE_ERRORS = problem_responses(400, 401, 403, 404, 409, 422)
 ADMIN_ONLY = "Administrators only. "
-
-
-def _admin(request: HttpRequest) -> User:
-    user: User = request_user(request)
-    if not user.is_admin:
-        raise PermissionDenied("Approval processes are configured by administrators.")
-    return user
 
 
 # --- schemas ---------------------------------------------------------------------------------
@@ -263,8 +256,11 @@ def _steps(steps: list[StepIO]) -> list[dict[str, Any]]:
     operation_id="approval_process_list",
 )
 def process_index(request: HttpRequest) -> list[dict[str, Any]]:
-    _admin(request)
-    return [_process(p) for p in ApprovalProcess.objects.prefetch_related("steps")]
+    request_admin(request, APPROVAL_PROCESSES)
+    processes = list(ApprovalProcess.objects.prefetch_related("steps"))
+    if approvals.seed_missing_processes(processes):
+        processes = list(ApprovalProcess.objects.prefetch_related("steps"))
+    return [_process(p) for p in processes]
 
 
 @router.post(
@@ -276,7 +272,7 @@ def process_index(request: HttpRequest) -> list[dict[str, Any]]:
     operation_id="approval_process_create",
 )
 def process_create(request: HttpRequest, payload: ProcessIn) -> Status[Any]:
-    user = _admin(request)
+    user = request_admin(request, APPROVAL_PROCESSES)
     data = payload.model_dump()
     steps = _steps(payload.steps)
     data.pop("steps")
@@ -292,7 +288,7 @@ def process_create(request: HttpRequest, payload: ProcessIn) -> Status[Any]:
     operation_id="approval_process_get",
 )
 def process_detail(request: HttpRequest, process_id: int) -> dict[str, Any]:
-    _admin(request)
+    request_admin(request, APPROVAL_PROCESSES)
     return _process(_process_get(process_id))
 
 
@@ -304,7 +300,7 @@ def process_detail(request: HttpRequest, process_id: int) -> dict[str, Any]:
     operation_id="approval_process_update",
 )
 def process_update(request: HttpRequest, process_id: int, payload: ProcessPatch) -> dict[str, Any]:
-    user = _admin(request)
+    user = request_admin(request, APPROVAL_PROCESSES)
     process = _process_get(process_id)
     data = payload.model_dump(include=payload.model_fields_set)
     steps = _steps(payload.steps) if payload.steps is not None else None
@@ -321,7 +317,7 @@ def process_update(request: HttpRequest, process_id: int, payload: ProcessPatch)
     operation_id="approval_process_delete",
 )
 def process_delete(request: HttpRequest, process_id: int) -> Status[None]:
-    user = _admin(request)
+    user = request_admin(request, APPROVAL_PROCESSES)
     approvals.approval_process_delete(user=user, process=_process_get(process_id))
     return Status(204, None)
 

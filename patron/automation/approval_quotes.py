@@ -1,6 +1,7 @@
 """Quote discount approval on the approval engine (orders' quote approval backend).
 
-The "Quote discount" process is created on first use: entry = the highest line discount is
+The "Quote discount" process exists from the start (the approval-process lists seed it, and
+a first submission creates it if nobody opened them): entry = the highest line discount is
 above the quote policy's threshold (kept in step with the policy at each submission), one
 step = the submitter's manager, first response decides. An administrator may add steps (a
 director above 40 %, say) on the approval processes page; the quote keeps its own statuses:
@@ -142,6 +143,7 @@ def _submit(
 
 def register_quote_approval() -> None:
     register_quote_approval_backend(EngineQuoteApproval())
+    approvals.register_seeded_process(PROCESS_NAME, Quote.object_type(), quote_discount_process)
     approvals.register_approval_hooks(
         Quote.object_type(), approvals.ApprovalHooks(on_outcome=_on_outcome, submit=_submit)
     )

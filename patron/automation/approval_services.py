@@ -20,7 +20,7 @@ import contextvars
 import datetime
 import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -31,6 +31,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from patron.automation import conditions
+from patron.automation.access import APPROVAL_PROCESSES, require_admin
 from patron.automation.choices import (
     ApprovalStatus,
     ApprovalTaskStatus,
@@ -106,6 +107,30 @@ def register_approval_hooks(object_type: str, hooks: ApprovalHooks) -> None:
     _hooks[object_type] = hooks
 
 
+# Processes another feature needs (the quote discount process): (name, object type, create).
+_seeds: list[tuple[str, str, Callable[[], ApprovalProcess]]] = []
+
+
+def register_seeded_process(
+    name: str, object_type: str, create: Callable[[], ApprovalProcess]
+) -> None:
+    """Offer a process that exists from the start: the process lists create it (``create``
+    must be idempotent) when no process of ``object_type`` has ``name``."""
+    _seeds.append((name, object_type, create))
+
+
+def seed_missing_processes(existing: Iterable[ApprovalProcess]) -> bool:
+    """Create the seeded processes missing from ``existing`` (a list already loaded, so
+    nothing is queried once they exist); True when one was created."""
+    have = {(process.name, process.object_type) for process in existing}
+    created = False
+    for name, object_type, create in _seeds:
+        if (name, object_type) not in have:
+            create()
+            created = True
+    return created
+
+
 _applying_outcome: contextvars.ContextVar[bool] = contextvars.ContextVar(
     "approval_applying_outcome", default=False
 )
@@ -144,11 +169,6 @@ STEP_FIELDS = (
     "escalation",
     "escalate_to",
 )
-
-
-def _require_admin(user: Any) -> None:
-    if not getattr(user, "is_admin", False):
-        raise PermissionDenied("Only administrators may change approval processes.")
 
 
 def _error(errors: dict[str, list[str]], key: str, message: str) -> None:
@@ -322,7 +342,7 @@ def _save_steps(process: ApprovalProcess, steps: list[dict[str, Any]]) -> None:
 
 
 def approval_process_create(*, user: Any, steps: Any, **fields: Any) -> ApprovalProcess:
-    _require_admin(user)
+    require_admin(user, APPROVAL_PROCESSES)
     errors: dict[str, list[str]] = {}
     clean = _clean_process(fields, errors)
     clean_steps = _clean_steps(steps, clean.get("object_type", ""), errors)
@@ -340,7 +360,7 @@ def approval_process_create(*, user: Any, steps: Any, **fields: Any) -> Approval
 def approval_process_update(
     *, user: Any, process: ApprovalProcess, steps: Any = None, **fields: Any
 ) -> ApprovalProcess:
-    _require_admin(user)
+    require_admin(user, APPROVAL_PROCESSES)
     errors: dict[str, list[str]] = {}
     current = {name: getattr(process, name) for name in PROCESS_FIELDS}
     clean = _clean_process({**current, **fields}, errors)
@@ -364,7 +384,7 @@ def approval_process_update(
 
 
 def approval_process_delete(*, user: Any, process: ApprovalProcess) -> None:
-    _require_admin(user)
+    require_admin(user, APPROVAL_PROCESSES)
     if process.requests.exists():
         raise ValidationFailed(
             f"“{process}” has approval requests, which keep their history: deactivate it instead."

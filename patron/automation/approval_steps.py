@@ -28,6 +28,14 @@ def _process(value: Any) -> ApprovalProcess | None:
     return ApprovalProcess.objects.filter(name=text).first()
 
 
+def process_choices(object_type: str) -> list[tuple[str, str]]:
+    """The active processes of ``object_type``, for the builder's select (by id)."""
+    processes = ApprovalProcess.objects.filter(is_active=True).order_by("name", "id")
+    if object_type:
+        processes = processes.filter(object_type=object_type)
+    return [(str(pk), name) for pk, name in processes.values_list("pk", "name")]
+
+
 def validate_start_approval(config: dict[str, Any], object_type: str) -> FieldErrors:
     process = _process(config.get("process"))
     if process is None:
@@ -99,9 +107,11 @@ def register_approval_step_and_events() -> None:
                 ConfigField(
                     "process",
                     "Approval process",
-                    "text",
+                    "select",
                     required=True,
-                    help_text="The name (or id) of an active process for this record type.",
+                    help_text="An active process for this record type (the API also takes "
+                    "its name).",
+                    dynamic_choices=process_choices,
                 ),
                 ConfigField("comment", "Comment for the approvers", "textarea"),
             ),

@@ -62,7 +62,8 @@ HISTORY_LABELS = {
 PAGE_SIZE = 25
 CSV_CHUNK = 500
 CONDITION_ROWS = 3
-EXTRA_STEP_ROWS = 2
+# The editor's step blocks: added, removed and moved with its buttons, at most this many.
+MAX_STEP_ROWS = 30
 STEP_INPUTS = (
     "name",
     "approver_kind",
@@ -375,9 +376,13 @@ def panel_context(request: HttpRequest, record: Any) -> dict[str, Any] | None:
 
 @admin_required
 def process_list(request: HttpRequest) -> HttpResponse:
-    processes = ApprovalProcess.objects.prefetch_related("steps").order_by(
+    ordered = ApprovalProcess.objects.prefetch_related("steps").order_by(
         "object_type", "position", "id"
     )
+    processes = list(ordered)
+    # Processes other features rely on (the quote discount one) are listed from the start.
+    if approvals.seed_missing_processes(processes):
+        processes = list(ordered.all())
     types = dict(business_object_types())
     return render(
         request,
@@ -441,18 +446,43 @@ def _tree_from(data: QueryDict, prefix: str, errors: dict[str, list[str]]) -> An
     return leaves[0] if len(leaves) == 1 else {"all": leaves}
 
 
-def _steps_from(data: QueryDict) -> list[dict[str, Any]]:
+def _steps_from(data: QueryDict, *, keep_unnamed: bool = False) -> list[dict[str, Any]]:
+    """The posted steps in the order shown; a step without a name is no step (kept while
+    the form is being edited, so a row just added stays)."""
     steps = []
-    for index in range(int(data.get("step_count", "0") or 0)):
+    try:
+        count = min(int(data.get("step_count", "0") or 0), MAX_STEP_ROWS)
+    except ValueError:
+        count = 0
+    for index in range(count):
         prefix = f"step-{index}-"
-        if data.get(f"{prefix}delete") or not data.get(f"{prefix}name", "").strip():
+        if not keep_unnamed and not data.get(f"{prefix}name", "").strip():
             continue
         step: dict[str, Any] = {name: data.get(f"{prefix}{name}", "") for name in STEP_INPUTS}
         step["id"] = data.get(f"{prefix}id") or None
         step["timeout_hours"] = step["timeout_hours"] or None
         step["conditions"] = _tree_from(data, f"{prefix}cond-", {})
-        steps.append((int(data.get(f"{prefix}position") or index), index, step))
-    return [step for _position, _index, step in sorted(steps, key=lambda s: (s[0], s[1]))]
+        steps.append(step)
+    return steps
+
+
+def edit_steps(steps: list[dict[str, Any]], action: str) -> list[dict[str, Any]]:
+    """What a step button asks: "add", "remove:2", "up:1", "down:0" (nothing is saved)."""
+    verb, _, where = action.partition(":")
+    steps = list(steps)
+    if verb == "add" and len(steps) < MAX_STEP_ROWS:
+        steps.append({})
+        return steps
+    if not where.isdigit() or not 0 <= int(where) < len(steps):
+        return steps
+    index = int(where)
+    if verb == "remove":
+        steps.pop(index)
+    elif verb in ("up", "down"):
+        other = index - 1 if verb == "up" else index + 1
+        if 0 <= other < len(steps):
+            steps[index], steps[other] = steps[other], steps[index]
+    return steps
 
 
 def _form_context(
@@ -465,7 +495,7 @@ def _form_context(
 ) -> dict[str, Any]:
     rows, advanced = _condition_rows(values.get("entry_conditions") or {})
     step_rows = []
-    for index, step in enumerate([*steps, *([{}] * EXTRA_STEP_ROWS)]):
+    for index, step in enumerate(steps or [{}]):
         cond_rows, cond_json = _condition_rows(step.get("conditions") or {})
         step_rows.append(
             {
@@ -498,6 +528,7 @@ def _form_context(
         },
         "steps": step_rows,
         "step_count": len(step_rows),
+        "may_add_step": len(step_rows) < MAX_STEP_ROWS,
         "errors": errors,
         "detail": detail,
         "fields": [spec.as_dict() for spec in conditions.describe_fields(object_type)],
@@ -557,6 +588,11 @@ def process_create(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         errors: dict[str, list[str]] = {}
         values = _process_values(request.POST, errors)
+        action = request.POST.get("action", "")
+        if action:
+            steps = edit_steps(_steps_from(request.POST, keep_unnamed=True), action)
+            context = _form_context(object_type, None, values, steps, {})
+            return render(request, "automation/approval_process_form.html", context)
         steps = _steps_from(request.POST)
         try:
             if errors:
@@ -591,6 +627,11 @@ def process_edit(request: HttpRequest, pk: int) -> HttpResponse:
             return redirect("approvals:process_list")
         errors: dict[str, list[str]] = {}
         values = _process_values(request.POST, errors)
+        action = request.POST.get("action", "")
+        if action:
+            steps = edit_steps(_steps_from(request.POST, keep_unnamed=True), action)
+            context = _form_context(process.object_type, process, values, steps, {})
+            return render(request, "automation/approval_process_form.html", context)
         steps = _steps_from(request.POST)
         try:
             if errors:

@@ -59,6 +59,13 @@ DATE_LOOKBACK_DAYS = 2
 # A run executes at most this many steps in one go (branches included), against runaway
 # definitions; the rest continues on the next resume.
 MAX_STEPS_PER_EXECUTION = 200
+# A running run holds a lease (``resume_at`` while its status is running), renewed after
+# every step; a run whose lease ran out was left by a worker that died, and the scheduler
+# takes it back (``reclaim_stale``). Longer than the longest step (a webhook call times out
+# after 10 seconds).
+RUN_LEASE = datetime.timedelta(minutes=5)
+# A run whose worker died this many times (a step that kills it) fails instead.
+MAX_RECLAIMS = 3
 
 
 @dataclass(frozen=True)
@@ -359,7 +366,9 @@ def run_actor(workflow: Workflow) -> Any:
 def _claim(run_id: int, now: datetime.datetime) -> bool:
     due = Q(status=RunStatus.PENDING) | Q(status=RunStatus.WAITING, resume_at__lte=now)
     return bool(
-        WorkflowRun.objects.filter(due, pk=run_id).update(status=RunStatus.RUNNING, resume_at=None)
+        WorkflowRun.objects.filter(due, pk=run_id).update(
+            status=RunStatus.RUNNING, resume_at=now + RUN_LEASE
+        )
     )
 
 
@@ -382,6 +391,7 @@ def execute_run(run_id: int, *, now: datetime.datetime | None = None) -> Workflo
     if not _claim(run_id, now):
         return None
     run = WorkflowRun.objects.select_related("workflow", "version").get(pk=run_id)
+    run.resume_at = now + RUN_LEASE
     if run.started_at is None:
         run.started_at = now
     steps = run.version.steps or []
@@ -396,7 +406,8 @@ def execute_run(run_id: int, *, now: datetime.datetime | None = None) -> Workflo
         if outcome == "stop":
             return run
     run.status = RunStatus.PENDING
-    run.save(update_fields=["status", "cursor", "context", "started_at"])
+    run.resume_at = None
+    run.save(update_fields=["status", "cursor", "context", "started_at", "resume_at"])
     dispatch([run.pk])
     return run
 
@@ -458,26 +469,38 @@ def _execute_step(
         now=now,
     )
     token = CHAIN.set(chain)
+    waits = False
+    cursor = list(run.cursor)
     try:
+        # The effect, the cursor past the step, its log and the renewed lease commit
+        # together: a worker that dies at any point leaves either all of them or none, so
+        # the reclaimed run neither redoes a finished step nor skips an unfinished one.
         with transaction.atomic():
             result = kind.execute(ctx)
             run.cursor = _next_cursor(run.version.steps or [], run.cursor, result)
-            run.save(update_fields=["context", "cursor", "started_at"])
+            waits = result.wait_until is not None and result.wait_until > now
+            if waits:
+                run.status = RunStatus.WAITING
+                run.resume_at = result.wait_until
+            else:
+                run.resume_at = timezone.now() + RUN_LEASE
+            run.save(update_fields=["context", "cursor", "started_at", "status", "resume_at"])
+            _log(
+                log,
+                StepStatus.WAITING if waits else StepStatus.SUCCEEDED,
+                started,
+                output=result.output,
+            )
     except Exception as exc:
         message, retryable = _retryable(exc)
         if not isinstance(exc, StepError | PatronError):
             logger.exception("workflow step %s of run %s failed", step_id, run.pk)
+        # What the rolled-back transaction would have saved.
+        run.status, run.cursor, log.pk = RunStatus.RUNNING, cursor, None
         return _failed(run, log, started, message, retryable and attempt < MAX_ATTEMPTS, now)
     finally:
         CHAIN.reset(token)
-    if result.wait_until is not None and result.wait_until > now:
-        _log(log, StepStatus.WAITING, started, output=result.output)
-        run.status = RunStatus.WAITING
-        run.resume_at = result.wait_until
-        run.save(update_fields=["status", "resume_at"])
-        return "stop"
-    _log(log, StepStatus.SUCCEEDED, started, output=result.output)
-    return "next"
+    return "stop" if waits else "next"
 
 
 def _next_cursor(steps: list[Any], cursor: list[Any], result: StepResult) -> list[Any]:
@@ -525,6 +548,51 @@ def _log(
     log.finished_at = timezone.now()
     log.duration_ms = int((time.monotonic() - started) * 1000)
     log.save(force_insert=True)
+
+
+def reclaim_stale(*, now: datetime.datetime | None = None, limit: int = 200) -> int:
+    """Take back runs left running by a worker that died (their lease ran out) and continue
+    them from their cursor: steps that finished are not done again (the cursor moved past
+    them in the same transaction as their effect), the step that was cut off runs again
+    with the same effect key. The scheduler calls it every minute."""
+    now = now or timezone.now()
+    stale = Q(status=RunStatus.RUNNING) & (
+        Q(resume_at__lte=now)
+        # Claimed before runs carried a lease.
+        | Q(resume_at__isnull=True, created_at__lte=now - RUN_LEASE)
+    )
+    found = list(
+        WorkflowRun.objects.filter(stale).order_by("pk").values_list("pk", flat=True)[:limit]
+    )
+    reclaimed = 0
+    for run_id in found:
+        # Only one scheduler takes a run back.
+        if not WorkflowRun.objects.filter(stale, pk=run_id).update(
+            status=RunStatus.PENDING, resume_at=None
+        ):
+            continue
+        reclaimed += 1
+        run = WorkflowRun.objects.get(pk=run_id)
+        times = int((run.context or {}).get("reclaimed") or 0) + 1
+        run.context = {**(run.context or {}), "reclaimed": times}
+        if times > MAX_RECLAIMS:
+            _finish(
+                run,
+                RunStatus.FAILED,
+                f"The worker running this run stopped {times} times (at step "
+                f"{_step_label(run)}); it was not taken back again.",
+                now,
+            )
+            continue
+        run.save(update_fields=["context"])
+        logger.warning("workflow run %s was left running; taking it back (%s)", run_id, times)
+        execute_run(run_id, now=now)
+    return reclaimed
+
+
+def _step_label(run: WorkflowRun) -> str:
+    step = step_at(run.version.steps or [], run.cursor)
+    return str(step.get("id")) if step else "?"
 
 
 def resume_due(*, now: datetime.datetime | None = None, limit: int = 500) -> int:

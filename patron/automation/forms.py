@@ -30,7 +30,7 @@ from patron.automation.registry import (
     trigger_type,
     trigger_types,
 )
-from patron.automation.steps import merge_fields
+from patron.automation.steps import MERGE_SOURCES, USER_MODEL_LABEL, merge_fields, settable_fields
 from patron.contacts.forms import RecordPickerField
 from patron.core.models import BusinessRecord
 from patron.users.selectors import business_object_types
@@ -175,6 +175,14 @@ def _read_config(
             if any(str(parts.get(unit) or "").strip() for unit in typed):
                 config[config_field.name] = typed
             continue
+        if kind == "values":
+            target = (
+                str(raw.get("object_type") or "")
+                if any(f.name == "object_type" for f in fields)
+                else object_type
+            )
+            config[config_field.name] = read_values(value, target)
+            continue
         if kind == "json" and isinstance(value, list):
             if any(value):
                 config[config_field.name] = [item for item in value if item]
@@ -195,6 +203,49 @@ def _read_config(
         else:
             config[config_field.name] = text
     return config
+
+
+def read_values(raw: Any, target: str) -> dict[str, Any]:
+    """Posted value rows (field, source, value / days / from_field) as ``{"field": value}``;
+    a row without a field yet is kept under "" until it is saved (then dropped)."""
+    specs = {spec.name: spec for spec in settable_fields(target)}
+    values: dict[str, Any] = {}
+    for row in raw if isinstance(raw, list) else []:
+        if not isinstance(row, dict):
+            continue
+        name = str(row.get("field") or "")
+        if name in values:
+            continue
+        source = str(row.get("source") or "value")
+        if not name or source == "value":
+            spec = specs.get(name)
+            text = str(row.get("value") or "")
+            values[name] = typed_value(spec.type if spec else "text", text) if name else None
+        elif source == "today":
+            values[name] = {"merge": "today", "days": _number(str(row.get("days") or "0"))}
+        elif source == "record":
+            values[name] = {"merge": "record", "field": str(row.get("from_field") or "")}
+        else:
+            values[name] = {"merge": source}
+    return values
+
+
+def _drop_empty_rows(steps: Any) -> Any:
+    """The steps with value rows that never got a field left out (what is saved)."""
+    if not isinstance(steps, list):
+        return steps
+    cleaned = []
+    for step in steps:
+        if isinstance(step, dict) and isinstance(step.get("config"), dict):
+            config = dict(step["config"])
+            if isinstance(config.get("values"), dict):
+                config["values"] = {k: v for k, v in config["values"].items() if k}
+            for branch in ("then", "else"):
+                if isinstance(config.get(branch), list):
+                    config[branch] = _drop_empty_rows(config[branch])
+            step = {**step, "config": config}
+        cleaned.append(step)
+    return cleaned
 
 
 def read_steps(raw: Any, object_type: str, path: str, errors: Errors) -> list[dict[str, Any]]:
@@ -239,6 +290,7 @@ class BuilderState:
             "object_type": self.object_type,
             "is_enabled": self.is_enabled,
             **self.definition,
+            "steps": _drop_empty_rows(self.definition.get("steps")),
         }
 
 
@@ -357,6 +409,18 @@ def apply_action(state: BuilderState, action: str, post: QueryDict) -> None:
             steps = container.setdefault(tokens[-1], [])
             if isinstance(steps, list):
                 steps.append({"id": new_step_id(root["steps"]), "type": kind.key, "config": {}})
+    elif verb == "add_value":
+        values = _locate(root, tokens)
+        if isinstance(values, dict) and "" not in values:
+            values[""] = None
+        elif values is None and tokens:
+            config = _locate(root, tokens[:-1])
+            if isinstance(config, dict):
+                config[str(tokens[-1])] = {"": None}
+    elif verb == "remove_value" and tokens and isinstance(tokens[-1], int):
+        values = _locate(root, tokens[:-1])
+        if isinstance(values, dict) and 0 <= tokens[-1] < len(values):
+            values.pop(list(values)[tokens[-1]])
     elif verb in ("remove", "up", "down") and tokens and isinstance(tokens[-1], int):
         parent = _locate(root, tokens[:-1])
         index = tokens[-1]
@@ -559,6 +623,8 @@ def _select_choices(
 ) -> list[tuple[str, str]]:
     if config_field.choices:
         return list(config_field.choices)
+    if config_field.dynamic_choices is not None:
+        return config_field.dynamic_choices(choices.object_type)
     if config_field.name == "event":
         return [
             (info.name, f"{info.label} ({info.name})")
@@ -591,6 +657,17 @@ def layout_config(
             "value": _shown(value) if not isinstance(value, dict | list) else "",
         }
         kind = config_field.kind
+        if kind == "values":
+            target = (
+                str(config.get("object_type") or "")
+                if any(f.name == "object_type" for f in fields)
+                else choices.object_type
+            )
+            item["rows"] = layout_values(value, name, target, choices, errors)
+            item["add_action"] = f"add_value:{name}"
+            item["error"] = errors.take_under(name)
+            laid_out.append(item)
+            continue
         if kind == "steps":
             item["steps"] = layout_steps(value or [], name, choices, errors)
             item["new_step"] = f"new_step:{name}"
@@ -614,6 +691,16 @@ def layout_config(
             ]
         elif kind == "select":
             item["choices"] = _select_choices(config_field, choices, events_for=choices.object_type)
+            values = {choice for choice, _ in item["choices"]}
+            if item["value"] and item["value"] not in values:
+                # A definition naming its choice (an approval process by name) selects it.
+                item["value"] = next(
+                    (choice for choice, label in item["choices"] if label == item["value"]),
+                    item["value"],
+                )
+            item["refresh"] = config_field.name == "object_type" and any(
+                f.kind == "values" for f in fields
+            )
         elif kind == "field":
             item["choices"] = [(s.name, s.label) for s in choices.fields]
         elif kind == "user":
@@ -631,6 +718,67 @@ def layout_config(
                 item["kind"], item["choices"] = "select", widget["choices"]
         laid_out.append(item)
     return laid_out
+
+
+SOURCE_LABELS = (("value", "A fixed value"), *MERGE_SOURCES)
+
+
+def _sources_for(spec: conditions.FieldSpec | None, has_record: bool) -> list[tuple[str, str]]:
+    """Where a value for ``spec`` may come from (the merge values that fit its type)."""
+    fits = {"value"}
+    if has_record:
+        fits.add("record")
+    if spec is not None and spec.type in ("date", "datetime"):
+        fits.add("today")
+    if has_record and spec is not None and spec.related_model == USER_MODEL_LABEL:
+        fits |= {"owner", "owner_manager"}
+    return [(key, label) for key, label in SOURCE_LABELS if key in fits]
+
+
+def layout_values(
+    values: Any, path: str, target: str, choices: Choices, errors: ErrorBag
+) -> list[dict[str, Any]]:
+    """One row per value: the field, where its value comes from and an input for its type."""
+    specs = {spec.name: spec for spec in settable_fields(target)} if target else {}
+    field_choices = [(spec.name, spec.label) for spec in specs.values()]
+    rows: list[dict[str, Any]] = []
+    items = list(values.items()) if isinstance(values, dict) else []
+    for index, (name, raw) in enumerate(items):
+        prefix = f"{path}[{index}]"
+        spec = specs.get(name)
+        merge = raw if isinstance(raw, dict) and "merge" in raw else None
+        source = str(merge["merge"]) if merge else "value"
+        record_fields = [
+            (s.name, s.label)
+            for s in choices.fields
+            if spec is None
+            or (
+                (s.type == "fk") == (spec.type == "fk")
+                and (spec.type != "fk" or s.related_model == spec.related_model)
+            )
+        ]
+        widget = _value_input(spec, choices, "eq") if spec else {"type": "none"}
+        rows.append(
+            {
+                "index": index,
+                "number": index + 1,
+                "prefix": prefix,
+                "id": dom_id(prefix),
+                "field": name,
+                "field_label": spec.label if spec else name,
+                "field_choices": field_choices,
+                "source": source,
+                "source_choices": _sources_for(spec, bool(choices.object_type)),
+                "widget": widget,
+                "value": "" if merge else _shown(raw),
+                "days": _shown(merge.get("days")) if merge else "",
+                "from_field": str(merge.get("field") or "") if merge else "",
+                "record_fields": record_fields,
+                "remove_action": f"remove_value:{prefix}",
+                "error": errors.take(f"{path}.{name}"),
+            }
+        )
+    return rows
 
 
 def layout_steps(

@@ -71,6 +71,7 @@ CONFIG_FIELD_KINDS = frozenset(
         "template",
         "duration",
         "json",
+        "values",
         "steps",
         "conditions",
     }
@@ -89,6 +90,7 @@ class ConfigField:
     required: bool = False
     choices: tuple[tuple[str, str], ...] = ()
     help_text: str = ""
+    dynamic_choices: Callable[[str], list[tuple[str, str]]] | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in CONFIG_FIELD_KINDS:

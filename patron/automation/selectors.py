@@ -8,22 +8,18 @@ from typing import Any
 from django.db.models import QuerySet
 
 from patron.automation import engine
+from patron.automation.access import WORKFLOWS, require_admin
 from patron.automation.models import StepRun, Workflow, WorkflowRun, WorkflowVersion
-from patron.core.exceptions import PermissionDenied, RecordNotFound
-
-
-def _require_admin(user: Any) -> None:
-    if not getattr(user, "is_admin", False):
-        raise PermissionDenied("Workflows are for administrators.")
+from patron.core.exceptions import RecordNotFound
 
 
 def workflow_list(*, user: Any) -> QuerySet[Workflow]:
-    _require_admin(user)
+    require_admin(user, WORKFLOWS)
     return Workflow.objects.select_related("active_version")
 
 
 def workflow_get(*, user: Any, pk: int) -> Workflow:
-    _require_admin(user)
+    require_admin(user, WORKFLOWS)
     workflow = Workflow.objects.select_related("active_version").filter(pk=pk).first()
     if workflow is None:
         raise RecordNotFound(f"No workflow with id {pk}.")
@@ -31,12 +27,12 @@ def workflow_get(*, user: Any, pk: int) -> Workflow:
 
 
 def version_list(*, user: Any, workflow: Workflow) -> QuerySet[WorkflowVersion]:
-    _require_admin(user)
+    require_admin(user, WORKFLOWS)
     return workflow.versions.order_by("-number")
 
 
 def version_get(*, user: Any, workflow: Workflow, pk: int) -> WorkflowVersion:
-    _require_admin(user)
+    require_admin(user, WORKFLOWS)
     version = workflow.versions.filter(pk=pk).first()
     if version is None:
         raise RecordNotFound(f"No version {pk} of this workflow.")
@@ -44,12 +40,12 @@ def version_get(*, user: Any, workflow: Workflow, pk: int) -> WorkflowVersion:
 
 
 def run_list(*, user: Any) -> QuerySet[WorkflowRun]:
-    _require_admin(user)
+    require_admin(user, WORKFLOWS)
     return WorkflowRun.objects.select_related("workflow", "version")
 
 
 def run_get(*, user: Any, pk: int) -> WorkflowRun:
-    _require_admin(user)
+    require_admin(user, WORKFLOWS)
     run = WorkflowRun.objects.select_related("workflow", "version").filter(pk=pk).first()
     if run is None:
         raise RecordNotFound(f"No run with id {pk}.")
@@ -61,7 +57,7 @@ def step_runs(run: WorkflowRun) -> QuerySet[StepRun]:
 
 
 def step_run_get(*, user: Any, run: WorkflowRun, pk: int) -> StepRun:
-    _require_admin(user)
+    require_admin(user, WORKFLOWS)
     step_run = run.step_runs.filter(pk=pk).first()
     if step_run is None:
         raise RecordNotFound(f"No step run {pk} in this run.")

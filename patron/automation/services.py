@@ -18,6 +18,7 @@ from django.db.models import Max
 from django.utils import timezone
 
 from patron.automation import conditions, engine
+from patron.automation.access import WORKFLOWS, require_admin
 from patron.automation.choices import RunStatus, StepStatus, VersionState
 from patron.automation.models import StepRun, Workflow, WorkflowRun, WorkflowVersion
 from patron.automation.registry import StepContext, step_type, trigger_type
@@ -30,11 +31,6 @@ from patron.core.visibility import can_access
 Errors = dict[str, str]
 MAX_STEPS = 100
 DEFINITION_KEYS = ("trigger", "conditions", "steps")
-
-
-def _require_admin(user: Any) -> None:
-    if not getattr(user, "is_admin", False):
-        raise PermissionDenied("Only administrators change workflows.")
 
 
 def _raise(errors: Errors, detail: str = "The workflow is not valid.") -> None:
@@ -167,7 +163,7 @@ def _clean_header(data: dict[str, Any], workflow: Workflow | None) -> dict[str, 
 def workflow_create(*, user: Any, data: dict[str, Any]) -> Workflow:
     """A workflow with its first (draft) version; ``data`` has name, description,
     object_type, trigger, conditions, steps."""
-    _require_admin(user)
+    require_admin(user, WORKFLOWS)
     header = _clean_header(data, None)
     definition = _definition(data, None)
     _check(header["object_type"], definition)
@@ -188,7 +184,7 @@ def workflow_update(*, user: Any, workflow: Workflow, data: dict[str, Any]) -> W
     """Change the name, description or enabled flag in place; a changed definition goes to
     the draft version (created from the active one when there is none), never to the
     version that runs."""
-    _require_admin(user)
+    require_admin(user, WORKFLOWS)
     workflow = Workflow.objects.select_for_update().get(pk=workflow.pk)
     header = _clean_header(data, workflow)
     for name, value in header.items():
@@ -225,7 +221,7 @@ def workflow_activate(
 ) -> Activation:
     """Make ``version`` (default: the draft) the one that runs; the previous active version
     is retired. The definition is validated again (fields may have changed since)."""
-    _require_admin(user)
+    require_admin(user, WORKFLOWS)
     given = workflow
     workflow = Workflow.objects.select_for_update().get(pk=workflow.pk)
     target = version or draft_of(workflow)
@@ -272,7 +268,7 @@ def _new_token(workflow: Workflow) -> str:
 @transaction.atomic
 def workflow_rotate_inbound_token(*, user: Any, workflow: Workflow) -> str:
     """A new secret URL token (the old URL stops working); shown once."""
-    _require_admin(user)
+    require_admin(user, WORKFLOWS)
     token = _new_token(workflow)
     workflow.save(update_fields=["inbound_token_digest", "updated_at"])
     return token
@@ -281,7 +277,7 @@ def workflow_rotate_inbound_token(*, user: Any, workflow: Workflow) -> str:
 @transaction.atomic
 def workflow_deactivate(*, user: Any, workflow: Workflow) -> Workflow:
     """Stop the workflow: its active version is retired (runs in flight finish)."""
-    _require_admin(user)
+    require_admin(user, WORKFLOWS)
     workflow.versions.filter(state=VersionState.ACTIVE).update(
         state=VersionState.RETIRED, next_fire_at=None
     )
@@ -293,7 +289,7 @@ def workflow_deactivate(*, user: Any, workflow: Workflow) -> Workflow:
 
 @transaction.atomic
 def workflow_delete(*, user: Any, workflow: Workflow) -> None:
-    _require_admin(user)
+    require_admin(user, WORKFLOWS)
     WorkflowRun.objects.filter(workflow=workflow).delete()
     workflow.delete()
     engine.invalidate_index()
@@ -339,7 +335,7 @@ def workflow_test(
     """What ``version`` (default: the draft, else the active one) would do to ``record``:
     whether its conditions match and what each step on the path taken would do. Nothing
     changes; with ``log`` an is_test run records the simulation."""
-    _require_admin(user)
+    require_admin(user, WORKFLOWS)
     target = version or draft_of(workflow) or workflow.active_version
     if target is None:
         raise ValidationFailed(
@@ -486,7 +482,7 @@ def run_manual(*, user: Any, workflow: Workflow, record: BusinessRecord) -> Work
 @transaction.atomic
 def run_retry_step(*, user: Any, step_run: StepRun) -> WorkflowRun:
     """Try a failed run's failed step again (same effect key: nothing is done twice)."""
-    _require_admin(user)
+    require_admin(user, WORKFLOWS)
     run = WorkflowRun.objects.select_for_update().get(pk=step_run.run_id)
     latest = run.step_runs.order_by("-started_at", "-id").first()
     if run.status != RunStatus.FAILED or latest is None or latest.pk != step_run.pk:

@@ -221,6 +221,104 @@ def render(source: str, ctx: StepContext, *, html: bool = False) -> str:
     return Template(source, engine=engine).render(context)
 
 
+# ---------------------------------------------------------------- merge values
+#
+# A value in update_fields / create_record may be fixed ({"stage": 4}) or a merge value
+# worked out when the step runs:
+#   {"merge": "record", "field": "close_date"}   a field of the triggering record ("account.owner")
+#   {"merge": "owner"}                           the record's owner
+#   {"merge": "owner_manager"}                   the owner's manager
+#   {"merge": "today", "days": 14}               today plus N days (now plus N days for a time)
+
+MERGE_SOURCES = (
+    ("record", "A field of the record"),
+    ("owner", "The record's owner"),
+    ("owner_manager", "The owner's manager"),
+    ("today", "Today + N days"),
+)
+USER_MODEL_LABEL = "users.user"
+
+
+def is_merge(raw: Any) -> bool:
+    return isinstance(raw, dict) and "merge" in raw
+
+
+def validate_merge(raw: dict[str, Any], spec: Any, source_type: str) -> str:
+    """What is wrong with merge value ``raw`` for a field ``spec`` ("" when nothing)."""
+    kind = raw.get("merge")
+    if kind not in {key for key, _ in MERGE_SOURCES}:
+        return f"unknown merge value {kind!r} (use one of {', '.join(k for k, _ in MERGE_SOURCES)})"
+    if kind == "today":
+        days = raw.get("days", 0)
+        if isinstance(days, bool) or not isinstance(days, int) or abs(days) > 3650:
+            return "give a whole number of days from -3650 to 3650"
+        if spec.type not in ("date", "datetime"):
+            return "today + N days fits only a date field"
+        return ""
+    if kind in ("owner", "owner_manager"):
+        if conditions.model_for(source_type) is None:
+            return "the workflow has no record with an owner"
+        if spec.type != "fk" or spec.related_model != USER_MODEL_LABEL:
+            return "a user fits only a user field"
+        return ""
+    path = str(raw.get("field") or "")
+    source = conditions.field_spec(source_type, path) if path else None
+    if source is None:
+        return f"{path or 'no field'} is not a field of the record"
+    if (spec.type == "fk") != (source.type == "fk") or (
+        spec.type == "fk" and source.related_model != spec.related_model
+    ):
+        return f"{source.label} does not fit {spec.label}"
+    return ""
+
+
+def merge_words(raw: dict[str, Any]) -> str:
+    kind = raw.get("merge")
+    if kind == "today":
+        return f"today + {raw.get('days') or 0} days"
+    if kind == "record":
+        return f"the record's {raw.get('field')}"
+    return dict(MERGE_SOURCES).get(str(kind), str(kind)).lower()
+
+
+def resolve_merge(raw: Any, ctx: StepContext, kind: str) -> Any:
+    """The value a merge value stands for on ``ctx.record`` (a fixed value as it is)."""
+    if not is_merge(raw):
+        return raw
+    merge = raw["merge"]
+    if merge == "today":
+        days = datetime.timedelta(days=int(raw.get("days") or 0))
+        if kind == "datetime":
+            return (timezone.now() + days).isoformat()
+        return (timezone.localdate() + days).isoformat()
+    record = require_record(ctx)
+    if merge == "owner":
+        return record.owner_id
+    if merge == "owner_manager":
+        manager = manager_of(record.owner)
+        if manager is None:
+            raise StepError(
+                f"{record.owner} has no manager (their role has no parent role with an active "
+                "user).",
+                retryable=False,
+            )
+        return manager.pk
+    value = conditions.resolve(record, str(raw.get("field")))
+    if isinstance(value, datetime.date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    return value
+
+
+def _resolved(ctx: StepContext, model: type[models.Model], values: dict[str, Any]) -> Any:
+    specs = conditions._model_specs(model)
+    return {
+        name: resolve_merge(raw, ctx, specs[name].type if name in specs else "text")
+        for name, raw in values.items()
+    }
+
+
 # ---------------------------------------------------------------- update_fields
 
 
@@ -251,24 +349,50 @@ def _field_value(record_model: type[models.Model], name: str, raw: Any) -> Any:
     return value
 
 
-def _validate_update(config: dict[str, Any], object_type: str) -> FieldErrors:
+def settable_fields(object_type: str) -> list[conditions.FieldSpec]:
+    """The fields a workflow may set on ``object_type`` (update fields, create a record)."""
+    model = conditions.model_for(object_type)
+    if model is None:
+        return []
+    return [
+        spec
+        for spec in conditions._model_specs(model).values()
+        if spec.editable and spec.name not in ("owner", "id")
+    ]
+
+
+def _validate_update(
+    config: dict[str, Any], object_type: str, source_type: str | None = None
+) -> FieldErrors:
+    """Errors of ``config["values"]`` for a record of ``object_type``; merge values read the
+    triggering record, of ``source_type`` (the same type by default)."""
     model = conditions.model_for(object_type)
     values = config.get("values")
     if model is None:
         return {"values": "Updating fields needs a workflow on a record type."}
     if not isinstance(values, dict) or not values:
-        return {"values": 'Give the new values as {"field": value}.'}
+        return {"values": "Choose at least one field and its new value."}
     specs = conditions._model_specs(model)
+    errors: FieldErrors = {}
     for name, raw in values.items():
         key = f"values.{name}"
         spec = specs.get(name)
+        if not name:
+            errors[key] = "Choose a field."
+            continue
         if spec is None or not spec.editable or name in ("owner", "id"):
-            return {key: f"{name!r} is not a field a workflow can set on {object_type}."}
+            errors[key] = f"{name!r} is not a field a workflow can set on {object_type}."
+            continue
+        if is_merge(raw):
+            problem = validate_merge(raw, spec, source_type or object_type)
+            if problem:
+                errors[key] = f"{spec.label}: {problem}."
+            continue
         try:
             _field_value(model, name, raw)
         except (ValueError, TypeError) as exc:
-            return {key: f"{spec.label}: {exc}."}
-    return {}
+            errors[key] = f"{spec.label}: {exc}."
+    return errors
 
 
 # (actor, record, fields); the record is the app's own model, hence Any.
@@ -310,7 +434,8 @@ def _execute_update(ctx: StepContext) -> StepResult:
     model = type(record)
     try:
         values = {
-            name: _field_value(model, name, raw) for name, raw in ctx.config["values"].items()
+            name: _field_value(model, name, raw)
+            for name, raw in _resolved(ctx, model, ctx.config["values"]).items()
         }
     except ValueError as exc:
         raise StepError(f"A value no longer fits: {exc}.", retryable=False) from exc
@@ -318,8 +443,20 @@ def _execute_update(ctx: StepContext) -> StepResult:
     return StepResult(output={"updated": sorted(values)})
 
 
+def _value_words(ctx: StepContext, raw: Any) -> str:
+    if not is_merge(raw):
+        return repr(raw)
+    try:
+        value = resolve_merge(raw, ctx, "date" if raw.get("merge") == "today" else "text")
+    except StepError as exc:
+        return f"{merge_words(raw)} ({exc.message})"
+    return f"{merge_words(raw)} ({value!r})" if ctx.record is not None else merge_words(raw)
+
+
 def _describe_update(ctx: StepContext) -> str:
-    pairs = ", ".join(f"{name} = {value!r}" for name, value in ctx.config["values"].items())
+    pairs = ", ".join(
+        f"{name} = {_value_words(ctx, value)}" for name, value in ctx.config["values"].items()
+    )
     return f"Set {pairs} on {ctx.record}."
 
 
@@ -338,7 +475,9 @@ def _validate_create(config: dict[str, Any], object_type: str) -> FieldErrors:
         kind = values.get("kind")
         if kind not in ("task", "note", "call", "appointment", "email"):
             return {"values.kind": "Choose the kind of activity: task, note, call, ..."}
-    errors = _validate_update({"values": {k: v for k, v in values.items() if k != "owner"}}, target)
+    errors = _validate_update(
+        {"values": {k: v for k, v in values.items() if k != "owner"}}, target, object_type
+    )
     if errors:
         return errors
     missing = [
@@ -365,7 +504,7 @@ def _execute_create(ctx: StepContext) -> StepResult:
     model = conditions.model_for(target)
     if model is None:
         raise StepError(f"Unknown record type {target!r}.", retryable=False)
-    values = dict(ctx.config["values"])
+    values = _resolved(ctx, model, dict(ctx.config["values"]))
     owner = ctx.record.owner if ctx.record is not None else ctx.actor
     if target == "activities.activity":
         kind = values.pop("kind")
@@ -397,7 +536,10 @@ def _create_activity(ctx: StepContext, kind: str, fields: dict[str, Any]) -> Bus
 
 
 def _describe_create(ctx: StepContext) -> str:
-    return f"Create a {ctx.config['object_type']} with {ctx.config['values']!r}."
+    pairs = ", ".join(
+        f"{name} = {_value_words(ctx, value)}" for name, value in ctx.config["values"].items()
+    )
+    return f"Create a {ctx.config['object_type']} with {pairs}."
 
 
 def _validate_task(config: dict[str, Any], object_type: str) -> FieldErrors:
@@ -735,7 +877,7 @@ def register_builtin_steps() -> None:
         StepType(
             key="update_fields",
             label="Update fields",
-            fields=(ConfigField("values", "New values", "json", required=True),),
+            fields=(ConfigField("values", "New values", "values", required=True),),
             validate=_validate_update,
             execute=_execute_update,
             describe=_describe_update,
@@ -748,7 +890,7 @@ def register_builtin_steps() -> None:
             label="Create a record",
             fields=(
                 ConfigField("object_type", "Record type", "select", required=True),
-                ConfigField("values", "Values", "json", required=True),
+                ConfigField("values", "Values", "values", required=True),
             ),
             validate=_validate_create,
             execute=_execute_create,

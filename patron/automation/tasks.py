@@ -16,8 +16,9 @@ def execute_runs(run_ids: list[int]) -> None:
 
 @shared_task(name="automation.tick")
 def tick() -> None:
-    """Every minute: resume due waits and step retries, fire due schedules, and start
-    date-relative runs whose date has come."""
+    """Every minute: take back runs a dead worker left running, resume due waits and step
+    retries, fire due schedules, and start date-relative runs whose date has come."""
+    engine.reclaim_stale()
     engine.resume_due()
     engine.fire_schedules()
     engine.scan_date_triggers()

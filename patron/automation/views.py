@@ -27,6 +27,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
 from patron.automation import conditions, selectors, services
+from patron.automation.access import WORKFLOWS, require_admin
 from patron.automation.choices import RunStatus, StepStatus
 from patron.automation.filters import RUN_SORTS, WORKFLOW_SORTS, WorkflowFilter
 from patron.automation.forms import (
@@ -42,7 +43,7 @@ from patron.automation.forms import (
 from patron.automation.models import Workflow, WorkflowRun, WorkflowVersion
 from patron.automation.registry import trigger_type
 from patron.core.choices import Action
-from patron.core.exceptions import PermissionDenied, RecordNotFound, ValidationFailed
+from patron.core.exceptions import RecordNotFound, ValidationFailed
 from patron.core.record_pages import record_detail_url
 from patron.core.views import handles_domain_errors, keyset_page
 from patron.core.visibility import can_access_cached
@@ -59,13 +60,6 @@ WORKFLOW_SORT_LABELS = [
 
 def _user(request: HttpRequest) -> User:
     return cast(User, request.user)
-
-
-def _admin(request: HttpRequest) -> User:
-    user = _user(request)
-    if not user.is_admin:
-        raise PermissionDenied("Workflows are for administrators.")
-    return user
 
 
 def _flat(error: ValidationFailed) -> dict[str, str]:
@@ -120,7 +114,7 @@ def _workflow_rows(queryset: Iterable[Workflow], drafts: dict[int, WorkflowVersi
 @login_required
 @handles_domain_errors
 def workflow_list(request: HttpRequest) -> HttpResponse:
-    user = _admin(request)
+    user = require_admin(_user(request), WORKFLOWS)
     last_run = (
         WorkflowRun.objects.filter(workflow=OuterRef("pk"), is_test=False)
         .order_by("-created_at")
@@ -222,7 +216,7 @@ def _save(
 
 
 def _builder(request: HttpRequest, workflow: Workflow | None) -> HttpResponse:
-    user = _admin(request)
+    user = require_admin(_user(request), WORKFLOWS)
     if request.method != "POST":
         if workflow is None:
             state = BuilderState()
@@ -268,7 +262,7 @@ def workflow_create(request: HttpRequest) -> HttpResponse:
 @handles_domain_errors
 @require_http_methods(["GET", "POST"])
 def workflow_edit(request: HttpRequest, pk: int) -> HttpResponse:
-    workflow = selectors.workflow_get(user=_admin(request), pk=pk)
+    workflow = selectors.workflow_get(user=require_admin(_user(request), WORKFLOWS), pk=pk)
     return _builder(request, workflow)
 
 
@@ -326,7 +320,7 @@ def trigger_words(workflow: Workflow, version: WorkflowVersion | None) -> str:
 @login_required
 @handles_domain_errors
 def workflow_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    user = _admin(request)
+    user = require_admin(_user(request), WORKFLOWS)
     workflow = selectors.workflow_get(user=user, pk=pk)
     versions = list(selectors.version_list(user=user, workflow=workflow))
     shown = services.draft_of(workflow) or workflow.active_version or next(iter(versions), None)
@@ -352,7 +346,7 @@ def workflow_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @handles_domain_errors
 @require_POST
 def workflow_activate(request: HttpRequest, pk: int) -> HttpResponse:
-    user = _admin(request)
+    user = require_admin(_user(request), WORKFLOWS)
     workflow = selectors.workflow_get(user=user, pk=pk)
     version = None
     if request.POST.get("version", "").isdigit():
@@ -383,7 +377,7 @@ def workflow_activate(request: HttpRequest, pk: int) -> HttpResponse:
 @handles_domain_errors
 @require_POST
 def workflow_deactivate(request: HttpRequest, pk: int) -> HttpResponse:
-    user = _admin(request)
+    user = require_admin(_user(request), WORKFLOWS)
     workflow = selectors.workflow_get(user=user, pk=pk)
     services.workflow_deactivate(user=user, workflow=workflow)
     messages.success(request, f"“{workflow.name}” no longer runs.")
@@ -393,7 +387,7 @@ def workflow_deactivate(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 @handles_domain_errors
 def workflow_json(request: HttpRequest, pk: int) -> HttpResponse:
-    user = _admin(request)
+    user = require_admin(_user(request), WORKFLOWS)
     workflow = selectors.workflow_get(user=user, pk=pk)
     version = None
     if request.GET.get("version", "").isdigit():
@@ -414,7 +408,7 @@ def workflow_json(request: HttpRequest, pk: int) -> HttpResponse:
 @handles_domain_errors
 @require_http_methods(["GET", "POST"])
 def workflow_import(request: HttpRequest) -> HttpResponse:
-    user = _admin(request)
+    user = require_admin(_user(request), WORKFLOWS)
     form = ImportForm(request.POST or None, request.FILES or None)
     errors: dict[str, str] = {}
     status = 200
@@ -450,7 +444,7 @@ def simulated_changes(workflow: Workflow) -> dict[str, Any]:
 @handles_domain_errors
 @require_http_methods(["GET", "POST"])
 def workflow_test(request: HttpRequest, pk: int) -> HttpResponse:
-    user = _admin(request)
+    user = require_admin(_user(request), WORKFLOWS)
     workflow = selectors.workflow_get(user=user, pk=pk)
     form = (
         record_picker_form(workflow.object_type, user, request.POST or None)
@@ -502,7 +496,7 @@ def _record_link(run: WorkflowRun) -> str | None:
 @login_required
 @handles_domain_errors
 def run_list(request: HttpRequest) -> HttpResponse:
-    user = _admin(request)
+    user = require_admin(_user(request), WORKFLOWS)
     form = RunFilterForm(request.GET or None)
     status_field = form.fields["status"]
     workflow_field = form.fields["workflow"]
@@ -566,7 +560,7 @@ def run_list(request: HttpRequest) -> HttpResponse:
 @login_required
 @handles_domain_errors
 def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    user = _admin(request)
+    user = require_admin(_user(request), WORKFLOWS)
     run = selectors.run_get(user=user, pk=pk)
     steps = list(selectors.step_runs(run))
     retryable = (
@@ -601,7 +595,7 @@ def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @handles_domain_errors
 @require_POST
 def run_retry(request: HttpRequest, pk: int, step_pk: int) -> HttpResponse:
-    user = _admin(request)
+    user = require_admin(_user(request), WORKFLOWS)
     run = selectors.run_get(user=user, pk=pk)
     step_run = selectors.step_run_get(user=user, run=run, pk=step_pk)
     try:

@@ -14,6 +14,7 @@ from ninja import Query, Router, Schema, Status
 from pydantic import ConfigDict, Field
 
 from patron.automation import registry, webhook_exports, webhook_services
+from patron.automation.access import WEBHOOKS, request_admin
 from patron.automation.models import WebhookAllowedHost, WebhookDelivery, WebhookSubscription
 from patron.automation.webhook_filters import (
     DELIVERY_SORTS,
@@ -21,7 +22,6 @@ from patron.automation.webhook_filters import (
     DeliveryFilter,
     SubscriptionFilter,
 )
-from patron.core.api.auth import request_user
 from patron.core.api.openapi import filter_parameters
 from patron.core.api.pagination import (
     ListParams,
@@ -32,21 +32,12 @@ from patron.core.api.pagination import (
     sort_columns,
 )
 from patron.core.api.problems import problem_responses
-from patron.core.exceptions import PermissionDenied
-from patron.users.models import User
 
 router = Router(tags=["Webhooks"])
 
 LIST_ERRORS = problem_responses(400, 401, 403, 422)
 WRITE_ERRORS = problem_responses(400, 401, 403, 404, 422)
 ADMIN_ONLY = "Administrators only. "
-
-
-def _admin(request: HttpRequest) -> User:
-    user: User = request_user(request)
-    if not user.is_admin:
-        raise PermissionDenied("Webhooks are managed by administrators.")
-    return user
 
 
 def _list_description(what: str, sorts: dict[str, tuple[str, ...]], default: str) -> str:
@@ -186,7 +177,7 @@ def _allowed_host(row: WebhookAllowedHost) -> dict[str, Any]:
     operation_id="webhook_event_list",
 )
 def event_index(request: HttpRequest) -> list[dict[str, str]]:
-    _admin(request)
+    request_admin(request, WEBHOOKS)
     return [info.as_dict() for info in registry.events_catalogue()]
 
 
@@ -202,7 +193,7 @@ def event_index(request: HttpRequest) -> list[dict[str, str]]:
     openapi_extra={"parameters": filter_parameters(SubscriptionFilter)},
 )
 def subscription_index(request: HttpRequest, params: Query[ListParams]) -> dict[str, Any]:
-    _admin(request)
+    request_admin(request, WEBHOOKS)
     sort, columns = sort_columns(params.sort, SUBSCRIPTION_SORTS, "name")
     rows, next_cursor = keyset_page(
         filtered(request, WebhookSubscription.objects.all(), SubscriptionFilter),
@@ -223,7 +214,7 @@ def subscription_index(request: HttpRequest, params: Query[ListParams]) -> dict[
     operation_id="webhook_subscription_create",
 )
 def subscription_create(request: HttpRequest, payload: SubscriptionIn) -> Status[dict[str, Any]]:
-    user = _admin(request)
+    user = request_admin(request, WEBHOOKS)
     row, secret = webhook_services.webhook_subscription_create(user=user, data=payload.model_dump())
     return Status(201, {**_subscription(row), "secret": secret})
 
@@ -236,7 +227,7 @@ def subscription_create(request: HttpRequest, payload: SubscriptionIn) -> Status
     operation_id="webhook_subscription_get",
 )
 def subscription_get(request: HttpRequest, subscription_id: int) -> dict[str, Any]:
-    user = _admin(request)
+    user = request_admin(request, WEBHOOKS)
     return _subscription(webhook_services.webhook_subscription_get(user=user, pk=subscription_id))
 
 
@@ -251,7 +242,7 @@ def subscription_get(request: HttpRequest, subscription_id: int) -> dict[str, An
 def subscription_update(
     request: HttpRequest, subscription_id: int, payload: SubscriptionPatch
 ) -> dict[str, Any]:
-    user = _admin(request)
+    user = request_admin(request, WEBHOOKS)
     row = webhook_services.webhook_subscription_get(user=user, pk=subscription_id)
     data = payload.model_dump(include=payload.model_fields_set)
     return _subscription(
@@ -267,7 +258,7 @@ def subscription_update(
     operation_id="webhook_subscription_delete",
 )
 def subscription_delete(request: HttpRequest, subscription_id: int) -> Status[None]:
-    user = _admin(request)
+    user = request_admin(request, WEBHOOKS)
     row = webhook_services.webhook_subscription_get(user=user, pk=subscription_id)
     webhook_services.webhook_subscription_delete(user=user, subscription=row)
     return Status(204, None)
@@ -281,7 +272,7 @@ def subscription_delete(request: HttpRequest, subscription_id: int) -> Status[No
     operation_id="webhook_subscription_rotate_secret",
 )
 def subscription_rotate_secret(request: HttpRequest, subscription_id: int) -> dict[str, str]:
-    user = _admin(request)
+    user = request_admin(request, WEBHOOKS)
     row = webhook_services.webhook_subscription_get(user=user, pk=subscription_id)
     secret = webhook_services.webhook_subscription_rotate_secret(user=user, subscription=row)
     return {"secret": secret}
@@ -296,7 +287,7 @@ def subscription_rotate_secret(request: HttpRequest, subscription_id: int) -> di
     operation_id="webhook_subscription_enable",
 )
 def subscription_enable(request: HttpRequest, subscription_id: int) -> dict[str, Any]:
-    user = _admin(request)
+    user = request_admin(request, WEBHOOKS)
     row = webhook_services.webhook_subscription_get(user=user, pk=subscription_id)
     return _subscription(webhook_services.webhook_subscription_enable(user=user, subscription=row))
 
@@ -310,7 +301,7 @@ def subscription_enable(request: HttpRequest, subscription_id: int) -> dict[str,
     operation_id="webhook_subscription_send_test",
 )
 def subscription_send_test(request: HttpRequest, subscription_id: int) -> dict[str, Any]:
-    user = _admin(request)
+    user = request_admin(request, WEBHOOKS)
     row = webhook_services.webhook_subscription_get(user=user, pk=subscription_id)
     return _delivery(webhook_services.webhook_send_test(user=user, subscription=row), payload=True)
 
@@ -329,7 +320,7 @@ def subscription_send_test(request: HttpRequest, subscription_id: int) -> dict[s
 def delivery_index(
     request: HttpRequest, subscription_id: int, params: Query[ListParams]
 ) -> dict[str, Any]:
-    user = _admin(request)
+    user = request_admin(request, WEBHOOKS)
     row = webhook_services.webhook_subscription_get(user=user, pk=subscription_id)
     sort, columns = sort_columns(params.sort, DELIVERY_SORTS, "-created")
     rows, next_cursor = keyset_page(
@@ -354,7 +345,7 @@ def delivery_index(
     },
 )
 def delivery_export(request: HttpRequest, subscription_id: int) -> HttpResponse:
-    user = _admin(request)
+    user = request_admin(request, WEBHOOKS)
     row = webhook_services.webhook_subscription_get(user=user, pk=subscription_id)
     rows = filtered(request, row.deliveries.all(), DeliveryFilter)
     return webhook_exports.deliveries_csv(row, rows)
@@ -368,7 +359,7 @@ def delivery_export(request: HttpRequest, subscription_id: int) -> HttpResponse:
     operation_id="webhook_delivery_get",
 )
 def delivery_get(request: HttpRequest, delivery_id: int) -> dict[str, Any]:
-    user = _admin(request)
+    user = request_admin(request, WEBHOOKS)
     return _delivery(webhook_services.webhook_delivery_get(user=user, pk=delivery_id), payload=True)
 
 
@@ -381,7 +372,7 @@ def delivery_get(request: HttpRequest, delivery_id: int) -> dict[str, Any]:
     operation_id="webhook_delivery_resend",
 )
 def delivery_resend(request: HttpRequest, delivery_id: int) -> dict[str, Any]:
-    user = _admin(request)
+    user = request_admin(request, WEBHOOKS)
     row = webhook_services.webhook_delivery_get(user=user, pk=delivery_id)
     return _delivery(webhook_services.webhook_delivery_resend(user=user, delivery=row))
 
@@ -398,7 +389,7 @@ def delivery_resend(request: HttpRequest, delivery_id: int) -> dict[str, Any]:
     operation_id="webhook_allowed_host_list",
 )
 def allowed_host_index(request: HttpRequest) -> list[dict[str, Any]]:
-    _admin(request)
+    request_admin(request, WEBHOOKS)
     return [_allowed_host(row) for row in WebhookAllowedHost.objects.order_by("host")]
 
 
@@ -410,7 +401,7 @@ def allowed_host_index(request: HttpRequest) -> list[dict[str, Any]]:
     operation_id="webhook_allowed_host_create",
 )
 def allowed_host_create(request: HttpRequest, payload: AllowedHostIn) -> Status[dict[str, Any]]:
-    user = _admin(request)
+    user = request_admin(request, WEBHOOKS)
     row = webhook_services.webhook_allowed_host_create(
         user=user, host=payload.host, note=payload.note
     )
@@ -425,7 +416,7 @@ def allowed_host_create(request: HttpRequest, payload: AllowedHostIn) -> Status[
     operation_id="webhook_allowed_host_delete",
 )
 def allowed_host_delete(request: HttpRequest, host_id: int) -> Status[None]:
-    user = _admin(request)
+    user = request_admin(request, WEBHOOKS)
     row = webhook_services.webhook_allowed_host_get(user=user, pk=host_id)
     webhook_services.webhook_allowed_host_delete(user=user, host=row)
     return Status(204, None)

@@ -14,15 +14,17 @@ import secrets
 import uuid
 from typing import Any
 
+from django.core.cache import cache
 from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
 from patron.automation import outbound_http, registry
+from patron.automation.access import WEBHOOKS, require_admin
 from patron.automation.choices import DeliveryStatus
 from patron.automation.conditions import model_for
 from patron.automation.models import WebhookAllowedHost, WebhookDelivery, WebhookSubscription
-from patron.core.exceptions import PermissionDenied, RecordNotFound, ValidationFailed
+from patron.core.exceptions import RecordNotFound, ValidationFailed
 from patron.core.notifications import notification_send
 from patron.core.records import snapshot
 
@@ -42,13 +44,9 @@ CLAIM_LEASE = datetime.timedelta(minutes=2)
 SEND_TIMEOUT = 10.0
 DUE_BATCH = 200
 TEST_EVENT = "webhook.test"
+INDEX_STAMP_KEY = "automation:webhook-index-stamp"
 
 Errors = dict[str, list[str]]
-
-
-def _require_admin(user: Any) -> None:
-    if not getattr(user, "is_admin", False):
-        raise PermissionDenied("Only administrators manage webhooks.")
 
 
 def new_secret() -> str:
@@ -110,25 +108,27 @@ def webhook_subscription_create(
     *, user: Any, data: dict[str, Any]
 ) -> tuple[WebhookSubscription, str]:
     """The new subscription and its signing secret (shown to the admin this once)."""
-    _require_admin(user)
+    require_admin(user, WEBHOOKS)
     cleaned = _clean(data, None)
     secret = new_secret()
     subscription = WebhookSubscription.objects.create(
         **cleaned, secret=secret, created_by=user if getattr(user, "pk", None) else None
     )
+    invalidate_index()
     return subscription, secret
 
 
 def webhook_subscription_update(
     *, user: Any, subscription: WebhookSubscription, data: dict[str, Any]
 ) -> WebhookSubscription:
-    _require_admin(user)
+    require_admin(user, WEBHOOKS)
     cleaned = _clean(data, subscription)
     if cleaned.get("is_active") and not subscription.is_active:
         _reset_failures(subscription)
     for name, value in cleaned.items():
         setattr(subscription, name, value)
     subscription.save()
+    invalidate_index()
     return subscription
 
 
@@ -142,7 +142,7 @@ def webhook_subscription_enable(
     *, user: Any, subscription: WebhookSubscription
 ) -> WebhookSubscription:
     """Turn a (disabled) subscription back on, with its failure count cleared."""
-    _require_admin(user)
+    require_admin(user, WEBHOOKS)
     message = outbound_http.validate_target_url(subscription.target_url)
     if message:
         raise ValidationFailed(
@@ -151,24 +151,26 @@ def webhook_subscription_enable(
     _reset_failures(subscription)
     subscription.is_active = True
     subscription.save()
+    invalidate_index()
     return subscription
 
 
 def webhook_subscription_rotate_secret(*, user: Any, subscription: WebhookSubscription) -> str:
     """A new signing secret (the old one stops working at once); shown to the admin this once."""
-    _require_admin(user)
+    require_admin(user, WEBHOOKS)
     subscription.secret = new_secret()
     subscription.save(update_fields=["secret"])
     return subscription.secret
 
 
 def webhook_subscription_delete(*, user: Any, subscription: WebhookSubscription) -> None:
-    _require_admin(user)
+    require_admin(user, WEBHOOKS)
     subscription.delete()
+    invalidate_index()
 
 
 def webhook_subscription_get(*, user: Any, pk: Any) -> WebhookSubscription:
-    _require_admin(user)
+    require_admin(user, WEBHOOKS)
     row = WebhookSubscription.objects.filter(pk=pk).first() if str(pk).isdigit() else None
     if row is None:
         raise RecordNotFound(f"No webhook subscription with id {pk}.")
@@ -176,7 +178,7 @@ def webhook_subscription_get(*, user: Any, pk: Any) -> WebhookSubscription:
 
 
 def webhook_delivery_get(*, user: Any, pk: Any) -> WebhookDelivery:
-    _require_admin(user)
+    require_admin(user, WEBHOOKS)
     row = (
         WebhookDelivery.objects.select_related("subscription").filter(pk=pk).first()
         if str(pk).isdigit()
@@ -192,7 +194,7 @@ def webhook_delivery_get(*, user: Any, pk: Any) -> WebhookDelivery:
 
 def webhook_allowed_host_create(*, user: Any, host: str, note: str = "") -> WebhookAllowedHost:
     """Allow webhooks to reach ``host`` even when it resolves to a private or loopback address."""
-    _require_admin(user)
+    require_admin(user, WEBHOOKS)
     cleaned = host.strip().lower().strip("[]")
     errors: Errors = {}
     if not cleaned:
@@ -223,12 +225,12 @@ def _is_ipv6(value: str) -> bool:
 
 
 def webhook_allowed_host_delete(*, user: Any, host: WebhookAllowedHost) -> None:
-    _require_admin(user)
+    require_admin(user, WEBHOOKS)
     host.delete()
 
 
 def webhook_allowed_host_get(*, user: Any, pk: Any) -> WebhookAllowedHost:
-    _require_admin(user)
+    require_admin(user, WEBHOOKS)
     row = WebhookAllowedHost.objects.filter(pk=pk).first() if str(pk).isdigit() else None
     if row is None:
         raise RecordNotFound(f"No allowed host with id {pk}.")
@@ -288,10 +290,46 @@ def build_payload(event: str, payload: dict[str, Any], event_id: uuid.UUID) -> d
     return loaded
 
 
+class _Index:
+    """Active subscriptions' event types by id, as of ``stamp`` (see ``active_subscriptions``)."""
+
+    stamp: str | None = None
+    rows: tuple[tuple[int, frozenset[str]], ...] = ()
+
+
+_index = _Index()
+
+
+def _stamp() -> str:
+    """The shared version of the subscriptions (one cache read, no query)."""
+    stamp = cache.get(INDEX_STAMP_KEY)
+    if stamp is None:
+        cache.add(INDEX_STAMP_KEY, uuid.uuid4().hex, timeout=None)
+        stamp = cache.get(INDEX_STAMP_KEY) or ""
+    return str(stamp)
+
+
+def invalidate_index() -> None:
+    """Rebuild the subscription index here at once and, after commit, in every process."""
+    _index.stamp = None
+    transaction.on_commit(lambda: cache.set(INDEX_STAMP_KEY, uuid.uuid4().hex, timeout=None))
+
+
+def active_subscriptions() -> tuple[tuple[int, frozenset[str]], ...]:
+    """(id, event types) of the active subscriptions, read from the database only when the
+    shared stamp changed since the last read (as the workflow engine's index), so an event
+    costs one cache read when nothing changed and no query at all when none exists."""
+    stamp = _stamp()
+    if stamp != _index.stamp:
+        rows = WebhookSubscription.objects.filter(is_active=True).values_list("pk", "event_types")
+        _index.rows = tuple((pk, frozenset(names or ())) for pk, names in rows)
+        _index.stamp = stamp
+    return _index.rows
+
+
 def matching_subscriptions(event: str) -> list[int]:
-    """Ids of the active subscriptions to ``event`` (one small query per event)."""
-    rows = WebhookSubscription.objects.filter(is_active=True).values_list("pk", "event_types")
-    return [pk for pk, names in rows if ALL_EVENTS in names or event in names]
+    """Ids of the active subscriptions to ``event`` (from the cached index)."""
+    return [pk for pk, names in active_subscriptions() if ALL_EVENTS in names or event in names]
 
 
 def on_event(event: str, payload: dict[str, Any]) -> None:
@@ -430,6 +468,7 @@ def _disable(subscription: WebhookSubscription, last_error: str) -> None:
     )
     if not turned_off:
         return
+    invalidate_index()
     from patron.users.models import User
 
     admins = User.objects.filter(Q(is_superuser=True) | Q(role__is_admin=True), is_active=True)
@@ -461,7 +500,7 @@ def send_due() -> int:
 
 def webhook_delivery_resend(*, user: Any, delivery: WebhookDelivery) -> WebhookDelivery:
     """Send a failed (or retrying) delivery again now, with a fresh series of retries."""
-    _require_admin(user)
+    require_admin(user, WEBHOOKS)
     if delivery.is_test:
         raise ValidationFailed(
             "A test delivery is not resent; send a new test.",
@@ -484,7 +523,7 @@ def webhook_delivery_resend(*, user: Any, delivery: WebhookDelivery) -> WebhookD
 
 def webhook_send_test(*, user: Any, subscription: WebhookSubscription) -> WebhookDelivery:
     """Send a signed test event now and return its logged delivery (response included)."""
-    _require_admin(user)
+    require_admin(user, WEBHOOKS)
     event_id = uuid.uuid4()
     delivery = WebhookDelivery.objects.create(
         subscription=subscription,

@@ -11,6 +11,7 @@ import re
 from typing import Any
 
 import pytest
+from django.utils import timezone
 from playwright.sync_api import Locator, Page, expect
 
 from patron.activities.models import Activity
@@ -128,6 +129,24 @@ def test_build_activate_and_watch_a_workflow_run(page: Page, sales: dict[str, An
     expect(page.locator("#wf-steps-1")).to_be_visible()
     page.locator("#wf-steps-1-config-recipient").select_option("owner_manager")
     page.locator("#wf-steps-1-config-title").fill("{{ record.nme }} reached Negotiation")
+
+    # Update fields without JSON: a field per row, a fixed value or a merge value.
+    page.get_by_label("Add a step").select_option("update_fields")
+    page.get_by_role("button", name="Add step").click()
+    expect(page.locator("#wf-steps-2")).to_be_visible()
+    page.wait_for_function(HTMX_SETTLED)
+    page.get_by_role("button", name="Add a field").click()
+    expect(page.locator("#wf-steps-2-config-values-0-field")).to_be_visible()
+    reshape(page, page.locator("#wf-steps-2-config-values-0-field"), "next_step")
+    page.locator("#wf-steps-2-config-values-0-value").fill("Legal review")
+    page.get_by_role("button", name="Add a field").click()
+    expect(page.locator("#wf-steps-2-config-values-1-field")).to_be_visible()
+    reshape(page, page.locator("#wf-steps-2-config-values-1-field"), "close_date")
+    reshape(page, page.locator("#wf-steps-2-config-values-1-source"), "today")
+    page.locator("#wf-steps-2-config-values-1-days").fill("14")
+    expect(page.locator("#wf-steps-2-config-values-0-value")).to_have_value("Legal review")
+    page.locator("#wf-steps-2").scroll_into_view_if_needed()
+    screenshot(page, "workflow-builder-values")
     page.wait_for_load_state("networkidle")
     check_page(page)
 
@@ -167,6 +186,12 @@ def test_build_activate_and_watch_a_workflow_run(page: Page, sales: dict[str, An
     assert Notification.objects.filter(
         user=sales["manager"], title="Globex fleet renewal reached Negotiation"
     ).exists()
+    deal = type(sales["deal"]).objects.get(pk=sales["deal"].pk)
+    assert deal.next_step == "Legal review"
+    assert deal.close_date == timezone.localdate() + datetime.timedelta(days=14)
+    assert workflow.active_version.steps[2]["config"] == {
+        "values": {"next_step": "Legal review", "close_date": {"merge": "today", "days": 14}}
+    }
 
     page.get_by_role("link", name="Big deal in negotiation").first.click()
     page.get_by_role("link", name=f"#{run.pk}").click()

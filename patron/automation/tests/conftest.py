@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from conftest import ALL_ACTIONS
-from patron.automation import engine, services
+from patron.automation import engine, services, webhook_services
 from patron.automation.models import Workflow
 from patron.contacts.services import account_create
 from patron.core.choices import OrgWideAccess
@@ -24,9 +24,12 @@ CLOSE = datetime.date(2027, 3, 31)
 
 @pytest.fixture(autouse=True)
 def fresh_index() -> Iterator[None]:
+    """Each test starts from the database, not from a previous test's (rolled back) indexes."""
     engine.invalidate_index()
+    webhook_services.invalidate_index()
     yield
     engine.invalidate_index()
+    webhook_services.invalidate_index()
 
 
 @pytest.fixture

@@ -709,3 +709,95 @@ def quote_setup(rep, sales_roles):
         close_date=datetime.date(2026, 12, 31),
     )
     return qs.quote_create_from_opportunity(user=rep, opportunity=deal)
+
+
+def test_the_quote_discount_process_is_listed_and_editable_before_any_quote_is_submitted(
+    admin_user,
+):
+    client = login(admin_user)
+    assert not ApprovalProcess.objects.exists()
+    listing = client.get("/approvals/processes/").content.decode()
+    process = ApprovalProcess.objects.get(name="Quote discount")
+    assert process.object_type == "orders.quote"
+    assert f"/approvals/processes/{process.pk}/" in listing
+    assert [s.name for s in process.steps.all()] == ["Manager"]
+    # Listing again creates nothing more and costs no extra query for the seeding.
+    with assert_max_queries(8):
+        client.get("/approvals/processes/")
+    assert ApprovalProcess.objects.count() == 1
+    assert [row["name"] for row in client.get("/api/v1/approvals/processes").json()] == [
+        "Quote discount"
+    ]
+    editor = client.get(f"/approvals/processes/{process.pk}/")
+    assert editor.status_code == 200
+    assert 'value="Manager"' in editor.content.decode()
+
+
+def _step_post(index: int, name: str, kind: str = "manager", **extra: str) -> dict[str, str]:
+    return {
+        f"step-{index}-name": name,
+        f"step-{index}-approver_kind": kind,
+        f"step-{index}-decision_mode": "first",
+        f"step-{index}-escalation": "none",
+        **{f"step-{index}-{key}": value for key, value in extra.items()},
+    }
+
+
+def test_the_process_editor_adds_removes_and_reorders_any_number_of_steps(admin_user, sales_roles):
+    client = login(admin_user)
+    url = f"/approvals/processes/new/?object_type={ACCOUNT}"
+    first = client.get(url).content.decode()
+    assert 'id="step-0-name"' in first
+    assert 'id="step-1-name"' not in first
+    base = {"name": "Three levels", "is_active": "on"}
+    vp = str(sales_roles["vp"].pk)
+    # "Add a step" twice: three blocks, what was typed kept, nothing saved.
+    posted = {**base, "step_count": "1", **_step_post(0, "Manager"), "action": "add"}
+    added = client.post(url, posted, HTTP_HX_REQUEST="true").content.decode()
+    assert 'id="step-1-name"' in added
+    assert 'value="Manager"' in added
+    posted = {
+        **base,
+        "step_count": "3",
+        **_step_post(0, "Manager"),
+        **_step_post(1, "Director", "role", approver_role=vp),
+        **_step_post(2, "Finance", "role", approver_role=vp),
+        "action": "up:2",
+    }
+    moved = client.post(url, posted).content.decode()
+    assert moved.index('value="Finance"') < moved.index('value="Director"')
+    assert not ApprovalProcess.objects.filter(name="Three levels").exists()
+    posted["action"] = "remove:0"
+    removed = client.post(url, posted).content.decode()
+    assert 'value="Manager"' not in removed
+    assert 'id="step-2-name"' not in removed
+    # Saved in the order shown.
+    posted.pop("action")
+    assert client.post(url, posted).status_code == 302
+    process = ApprovalProcess.objects.get(name="Three levels")
+    assert [s.name for s in process.steps.order_by("position")] == [
+        "Manager",
+        "Director",
+        "Finance",
+    ]
+    # Editing: move Finance first and remove the manager step; the saved steps follow.
+    edit = f"/approvals/processes/{process.pk}/"
+    ids = [s.pk for s in process.steps.order_by("position")]
+    rows = {
+        **base,
+        "step_count": "3",
+        **_step_post(0, "Finance", "role", approver_role=vp, id=str(ids[2])),
+        **_step_post(1, "Manager", id=str(ids[0])),
+        **_step_post(2, "Director", "role", approver_role=vp, id=str(ids[1])),
+        "action": "remove:1",
+    }
+    shown = client.post(edit, rows).content.decode()
+    assert 'value="Manager"' not in shown
+    rows = {
+        **base,
+        "step_count": "2",
+        **_step_post(0, "Finance", "role", approver_role=vp, id=str(ids[2])),
+        **_step_post(1, "Director", "role", approver_role=vp, id=str(ids[1])),
+    }
+    assert client.post(edit, rows).status_code == 302
+    assert [s.name for s in process.steps.order_by("position")] == ["Finance", "Director"]

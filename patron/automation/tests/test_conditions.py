@@ -229,6 +229,21 @@ def _definition(**overrides: Any) -> dict[str, Any]:
             "steps[0].config.duration",
             "positive",
         ),
+        (
+            {"steps": [{"id": "h", "type": "webhook", "config": {"url": "http://127.0.0.1/x"}}]},
+            "steps[0].config.url",
+            "loopback address",
+        ),
+        (
+            {"steps": [{"id": "h", "type": "webhook", "config": {"url": "ftp://example.com/"}}]},
+            "steps[0].config.url",
+            "Only http and https URLs",
+        ),
+        (
+            {"steps": [{"id": "a", "type": "start_approval", "config": {"process": "Nope"}}]},
+            "steps[0].config.process",
+            "Choose an approval process",
+        ),
         ({"object_type": "nope.thing"}, "object_type", "Unknown record type"),
         (
             {"object_type": "", "trigger": {"type": "record_created"}},

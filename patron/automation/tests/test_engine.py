@@ -10,6 +10,7 @@ import pytest
 from django.core import mail
 from django.utils import timezone
 
+from conftest import ALL_ACTIONS
 from patron.activities.models import Activity, ActivityLink
 from patron.automation import engine, selectors, services
 from patron.automation.choices import RunStatus, StepStatus, VersionState
@@ -18,6 +19,7 @@ from patron.automation.registry import StepError, StepResult, StepType, register
 from patron.contacts.services import account_update
 from patron.core.exceptions import PermissionDenied, ValidationFailed
 from patron.core.models import ChangeLogEntry, Notification
+from patron.core.testing import grant
 from patron.pipeline.services import opportunity_delete, opportunity_move_stage, opportunity_update
 
 pytestmark = pytest.mark.django_db
@@ -517,6 +519,81 @@ def test_update_fields_goes_through_the_apps_service_and_logs_via_workflow(
     assert ChangeLogEntry.objects.filter(object_id=deal.pk, via="workflow").exists()
 
 
+def test_merge_values_are_worked_out_on_the_triggering_record_when_the_step_runs(
+    make_workflow, deal, rep, manager, acme, admin_user, inline_runs
+):
+    workflow = make_workflow(
+        trigger={"type": "manual"},
+        steps=[
+            {
+                "id": "upd",
+                "type": "update_fields",
+                "config": {
+                    "values": {
+                        "close_date": {"merge": "today", "days": 14},
+                        "description": {"merge": "record", "field": "account.name"},
+                    }
+                },
+            },
+            {
+                "id": "task",
+                "type": "create_record",
+                "config": {
+                    "object_type": "activities.activity",
+                    "values": {
+                        "kind": "task",
+                        "subject": "Call the buyer",
+                        "assignee": {"merge": "owner_manager"},
+                        "due_at": {"merge": "today", "days": 3},
+                    },
+                },
+            },
+        ],
+    )
+    run = services.run_manual(user=rep, workflow=workflow, record=deal)
+    run.refresh_from_db()
+    assert run.status == RunStatus.SUCCEEDED, run.error
+    deal.refresh_from_db()
+    assert deal.close_date == timezone.localdate() + datetime.timedelta(days=14)
+    assert deal.description == acme.name
+    task = Activity.objects.get(kind="task")
+    assert task.assignee == manager
+    assert task.due_at is not None
+    assert task.due_at.date() == (timezone.now() + datetime.timedelta(days=3)).date()
+    report = services.workflow_test(
+        user=admin_user, workflow=workflow, version=None, record=deal, changes={}
+    )
+    words = " ".join(item["description"] for item in report.steps)
+    assert "the owner's manager" in words
+    assert "today + 14 days" in words
+
+
+@pytest.mark.parametrize(
+    ("values", "words"),
+    [
+        ({"name": {"merge": "today", "days": 1}}, "only a date field"),
+        ({"close_date": {"merge": "today", "days": "soon"}}, "whole number of days"),
+        ({"stage": {"merge": "owner"}}, "only a user field"),
+        ({"description": {"merge": "record", "field": "nonsense"}}, "not a field of the record"),
+        ({"stage": {"merge": "record", "field": "account"}}, "does not fit"),
+        ({"name": {"merge": "somebody"}}, "unknown merge value"),
+    ],
+)
+def test_merge_values_that_cannot_fit_are_refused_when_saving(admin_user, stages, values, words):
+    with pytest.raises(ValidationFailed) as caught:
+        services.workflow_create(
+            user=admin_user,
+            data={
+                "name": "Bad merge",
+                "object_type": "pipeline.opportunity",
+                "trigger": {"type": "manual"},
+                "steps": [{"id": "u", "type": "update_fields", "config": {"values": values}}],
+            },
+        )
+    field = next(iter(values))
+    assert words in " ".join(caught.value.errors[f"steps[0].config.values.{field}"])
+
+
 def test_create_record_makes_a_linked_note_once(make_workflow, deal, rep, inline_runs):
     workflow = make_workflow(
         trigger={"type": "manual"},
@@ -587,3 +664,50 @@ def test_manual_run_needs_edit_access_to_the_record(make_workflow, deal, other_r
     )
     with pytest.raises(PermissionDenied):
         services.run_manual(user=other_rep, workflow=workflow, record=deal)
+
+
+def test_assign_step_reassigns_through_the_routing_engine_once(
+    make_workflow, rep, manager, sales_roles, inline_runs
+):
+    from patron.leads.services import lead_create
+    from patron.leads.tests.conftest import LEAD_TYPES
+    from patron.routing.models import AssignmentDecision
+
+    for role in sales_roles.values():
+        for object_type in LEAD_TYPES:
+            grant(role, object_type, *ALL_ACTIONS)
+    lead = lead_create(user=rep, data={"last_name": "Lee", "company": "Northwind"})
+    workflow = make_workflow(
+        object_type="leads.lead",
+        trigger={"type": "manual"},
+        steps=[
+            {
+                "id": "give",
+                "type": "assign",
+                "config": {"mode": "reassign", "user_id": manager.pk, "reason": "Key account"},
+            }
+        ],
+    )
+    run = services.run_manual(user=rep, workflow=workflow, record=lead)
+    run.refresh_from_db()
+    assert run.status == RunStatus.SUCCEEDED, run.error
+    decision = AssignmentDecision.objects.get(object_id=lead.pk)
+    assert decision.assigned_user == manager
+    # Delivered again from the start (as after a crash): no second reassignment.
+    WorkflowRun.objects.filter(pk=run.pk).update(status=RunStatus.PENDING, cursor=[0])
+    engine.execute_run(run.pk)
+    assert AssignmentDecision.objects.filter(object_id=lead.pk).count() == 1
+
+
+def test_assign_step_on_a_type_routing_does_not_handle_is_refused_when_saving(admin_user):
+    with pytest.raises(ValidationFailed) as caught:
+        services.workflow_create(
+            user=admin_user,
+            data={
+                "name": "Route accounts",
+                "object_type": "contacts.account",
+                "trigger": {"type": "manual"},
+                "steps": [{"id": "a", "type": "assign", "config": {"mode": "route"}}],
+            },
+        )
+    assert "not routed" in " ".join(caught.value.errors["steps[0].config.mode"])

@@ -112,17 +112,154 @@ def test_builder_shows_each_error_next_to_its_input_and_saves_nothing(
     assert 'value="Big deal in negotiation"' in html
 
 
-def test_builder_names_json_that_does_not_parse(admin_client: Client, stages: Any) -> None:
+def test_value_editors_save_fixed_and_merge_values_as_the_same_json(
+    admin_client: Client, stages: Any, manager: Any
+) -> None:
+    """Update fields and create a record are edited field by field, no JSON typed."""
     data = builder_post(
         stages,
-        **{"steps[2].id": "s3", "steps[2].type": "update_fields", "steps[2].config.values": "{"},
+        **{
+            "steps[2].id": "s3",
+            "steps[2].type": "update_fields",
+            "steps[2].config.values[0].field": "next_step",
+            "steps[2].config.values[0].source": "value",
+            "steps[2].config.values[0].value": "Legal review",
+            "steps[2].config.values[1].field": "close_date",
+            "steps[2].config.values[1].source": "today",
+            "steps[2].config.values[1].days": "14",
+            "steps[2].config.values[2].field": "probability_is_manual",
+            "steps[2].config.values[2].source": "value",
+            "steps[2].config.values[2].value": "true",
+            "steps[2].config.values[3].field": "description",
+            "steps[2].config.values[3].source": "record",
+            "steps[2].config.values[3].from_field": "account.name",
+            "steps[2].config.values[4].field": "",
+            "steps[3].id": "s4",
+            "steps[3].type": "create_record",
+            "steps[3].config.object_type": "activities.activity",
+            "steps[3].config.values[0].field": "kind",
+            "steps[3].config.values[0].value": "task",
+            "steps[3].config.values[1].field": "subject",
+            "steps[3].config.values[1].value": "Call the buyer",
+            "steps[3].config.values[2].field": "assignee",
+            "steps[3].config.values[2].source": "owner_manager",
+            "steps[3].config.values[3].field": "due_at",
+            "steps[3].config.values[3].source": "today",
+            "steps[3].config.values[3].days": "3",
+        },
     )
     response = admin_client.post(reverse("automation:workflow_create"), data)
 
-    assert response.status_code == 422
-    assert re.search(
-        r'id="wf-steps-2-config-values-error"[^>]*>Not valid JSON', response.content.decode()
+    assert response.status_code == 302, response.content.decode()[:3000]
+    steps = Workflow.objects.get().versions.get().steps
+    assert steps[2]["config"] == {
+        "values": {
+            "next_step": "Legal review",
+            "close_date": {"merge": "today", "days": 14},
+            "probability_is_manual": True,
+            "description": {"merge": "record", "field": "account.name"},
+        }
+    }
+    assert steps[3]["config"] == {
+        "object_type": "activities.activity",
+        "values": {
+            "kind": "task",
+            "subject": "Call the buyer",
+            "assignee": {"merge": "owner_manager"},
+            "due_at": {"merge": "today", "days": 3},
+        },
+    }
+    # The edit page draws each value with the editor of its type, not a JSON box.
+    workflow = Workflow.objects.get()
+    html = admin_client.get(reverse("automation:workflow_edit", args=[workflow.pk])).content
+    page = html.decode()
+    assert "wf-code" not in page
+    # Rows are drawn in the stored order of the keys, which PostgreSQL's jsonb does not keep
+    # (it sorts them), so the rows are found by what they hold rather than by position.
+    assert re.search(r'name="steps\[2\]\.config\.values\[\d+\]\.days" value="14"', page)
+    # The boolean (probability_is_manual) is the only value of that step drawn as a select.
+    assert re.search(r'name="steps\[2\]\.config\.values\[\d+\]\.value"[^>]*>\s*<option', page)
+    assert 'name="steps[3].config.values[2].source"' in page
+    assert '<option value="owner_manager" selected>' in page
+
+
+def test_value_rows_are_added_and_removed_and_their_errors_shown_on_the_row(
+    admin_client: Client, stages: Any
+) -> None:
+    url = reverse("automation:workflow_create")
+    data = builder_post(
+        stages,
+        **{
+            "steps[2].id": "s3",
+            "steps[2].type": "update_fields",
+            "steps[2].config.values[0].field": "amount",
+            "steps[2].config.values[0].value": "lots",
+            "steps[2].config.values[1].field": "stage",
+            "steps[2].config.values[1].source": "today",
+            "steps[2].config.values[1].days": "2",
+        },
     )
+    added = admin_client.post(url, {**data, "action": "add_value:steps[2].config.values"})
+    page = added.content.decode()
+    assert added.status_code == 200
+    assert 'id="wf-steps-2-config-values-2-field"' in page
+    assert not Workflow.objects.exists()
+    removed = admin_client.post(url, {**data, "action": "remove_value:steps[2].config.values[0]"})
+    page = removed.content.decode()
+    assert 'name="steps[2].config.values[0].field"' in page
+    assert 'name="steps[2].config.values[1].field"' not in page
+    saved = admin_client.post(url, data)
+    assert saved.status_code == 422
+    assert not Workflow.objects.exists()
+    page = saved.content.decode()
+    amount = re.search(r'id="wf-steps-2-config-values-0-error"[^>]*>([^<]*)<', page)
+    stage = re.search(r'id="wf-steps-2-config-values-1-error"[^>]*>([^<]*)<', page)
+    assert amount is not None
+    assert "not a number" in amount.group(1)
+    assert stage is not None
+    assert "only a date field" in stage.group(1)
+    empty = admin_client.post(
+        url,
+        {
+            **builder_post(stages),
+            "steps[2].id": "s3",
+            "steps[2].type": "update_fields",
+            "steps[2].config.values[0].field": "",
+        },
+    )
+    assert empty.status_code == 422
+    assert "Choose at least one field" in empty.content.decode()
+
+
+def test_start_approval_offers_the_processes_of_the_record_type(
+    admin_client: Client, admin_user: Any, stages: Any
+) -> None:
+    from patron.automation import approval_services as approvals
+
+    process = approvals.approval_process_create(
+        user=admin_user,
+        object_type="pipeline.opportunity",
+        name="Big deals",
+        steps=[{"name": "Manager", "approver_kind": "manager", "decision_mode": "first"}],
+    )
+    approvals.approval_process_create(
+        user=admin_user,
+        object_type="contacts.account",
+        name="Accounts",
+        steps=[{"name": "Manager", "approver_kind": "manager", "decision_mode": "first"}],
+    )
+    data = builder_post(
+        stages, **{"steps[2].id": "s3", "steps[2].type": "start_approval", "action": "refresh"}
+    )
+    page = admin_client.post(reverse("automation:workflow_create"), data).content.decode()
+    select = re.search(r'<select id="wf-steps-2-config-process".*?</select>', page, re.S)
+    assert select is not None
+    assert f'<option value="{process.pk}">Big deals</option>' in select.group(0)
+    assert "Accounts" not in select.group(0)
+    data.pop("action")
+    data["steps[2].config.process"] = str(process.pk)
+    assert admin_client.post(reverse("automation:workflow_create"), data).status_code == 302
+    assert Workflow.objects.get().versions.get().steps[2]["config"] == {"process": str(process.pk)}
 
 
 def test_builder_buttons_add_rows_groups_and_steps_without_saving(

@@ -327,3 +327,27 @@ def test_allowed_host_input_is_checked(admin_user, loopback_allowed):
     assert webhook_services.webhook_allowed_host_create(user=admin_user, host="[FD00::1]").host == (
         "fd00::1"
     )
+
+
+def test_events_cost_no_query_without_subscriptions_and_see_each_change_at_once(
+    admin_user, loopback_allowed, monkeypatch, django_assert_num_queries
+):
+    monkeypatch.setattr(webhook_services, "enqueue", lambda ids: None)
+    webhook_services.active_subscriptions()  # the index is read once
+    with django_assert_num_queries(0):
+        for number in range(20):
+            webhook_services.on_event("account.updated", {"pk": number, "actor_id": None})
+    subscription, _secret = subscribe(admin_user, "http://127.0.0.1:9/x", ["*"])
+    webhook_services.on_event("account.updated", {"pk": 1, "actor_id": None})
+    assert WebhookDelivery.objects.filter(subscription=subscription).count() == 1
+    webhook_services.webhook_subscription_update(
+        user=admin_user, subscription=subscription, data={"is_active": False}
+    )
+    webhook_services.on_event("account.updated", {"pk": 2, "actor_id": None})
+    assert WebhookDelivery.objects.filter(subscription=subscription).count() == 1
+    webhook_services.webhook_subscription_enable(user=admin_user, subscription=subscription)
+    webhook_services.on_event("account.updated", {"pk": 3, "actor_id": None})
+    assert WebhookDelivery.objects.filter(subscription=subscription).count() == 2
+    webhook_services.webhook_subscription_delete(user=admin_user, subscription=subscription)
+    with django_assert_num_queries(1):  # the index is read again, then nothing matches
+        webhook_services.on_event("account.updated", {"pk": 4, "actor_id": None})
