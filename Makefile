@@ -12,7 +12,9 @@ PY := .venv/bin/python
 PYTEST := $(PY) -m pytest
 # Two processes: the suite runs well over a minute, where pytest-xdist pays on two cores.
 PYTEST_ARGS ?= -q -n 2
-E2E_ARGS ?= -q
+# Browser tests spend most of their time waiting on the browser and the live server, so two
+# workers (each with its own live server and database) pay on two cores too.
+E2E_ARGS ?= -q -n 2
 HOST ?= 127.0.0.1
 PORT ?= 8000
 

@@ -14,6 +14,7 @@ from patron.automation.inbound_api import router as inbound_hooks_router
 from patron.automation.webhook_api import router as webhooks_router
 from patron.contacts.api import router as contacts_router
 from patron.contacts.competitor_api import router as competitor_router
+from patron.contacts.consent_api import router as consent_router
 from patron.contacts.purchase_history_api import router as purchase_history_router
 from patron.contacts.related_list_api import router as related_lists_router
 from patron.contacts.vcard_api import router as vcard_router
@@ -22,6 +23,7 @@ from patron.core.api.base import PatronAPI
 from patron.core.api.notifications import router as notifications_router
 from patron.core.api.timeline import router as timeline_router
 from patron.core.search_api import router as search_router
+from patron.data_exchange.api import router as data_exchange_router
 from patron.leads.api import router as leads_router
 from patron.leads.capture_api import router as lead_capture_router
 from patron.leads.policy_api import router as lead_policy_router
@@ -54,6 +56,7 @@ api.add_router("/", vcard_router, auth=api_auth("contacts"))
 api.add_router("/", competitor_router, auth=api_auth("contacts"))
 api.add_router("/", purchase_history_router, auth=api_auth("contacts"))
 api.add_router("/", related_lists_router, auth=api_auth("contacts"))
+api.add_router("/", consent_router, auth=api_auth("contacts"))
 api.add_router("/", activities_router)
 api.add_router("/", calendar_router)
 api.add_router("/", pipeline_router)
@@ -80,3 +83,4 @@ api.add_router("/", approvals_router, auth=api_auth("automation"))
 api.add_router("/", webhooks_router, auth=api_auth("automation"))
 # Public: an inbound webhook's secret URL token is its authentication.
 api.add_router("/", inbound_hooks_router, auth=None)
+api.add_router("/", data_exchange_router, auth=api_auth("data"))

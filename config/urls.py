@@ -10,6 +10,7 @@ urlpatterns = [
     path("", include("patron.users.urls")),
     path("", include("patron.contacts.urls")),
     path("", include("patron.contacts.vcard_urls")),
+    path("", include("patron.contacts.consent_urls")),
     path("", include("patron.activities.urls")),
     path("", include("patron.routing.urls")),
     path("", include("patron.territories.urls")),
@@ -21,4 +22,5 @@ urlpatterns = [
     path("", include("patron.automation.urls")),
     path("", include("patron.automation.approval_urls")),
     path("", include("patron.automation.webhook_urls")),
+    path("", include("patron.data_exchange.urls")),
 ]

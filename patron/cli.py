@@ -379,6 +379,159 @@ def cmd_check(args: argparse.Namespace) -> int:
     return 0
 
 
+# --- backup and restore (patron.data_exchange.backup) -------------------------------------
+
+
+def cmd_backup(args: argparse.Namespace) -> int:
+    from patron.data_exchange.backup import backup_write
+
+    target = Path(args.file)
+    if target.exists() and not args.overwrite:
+        raise CommandError(f"{target} exists already; choose another name or pass --overwrite")
+    started = time.monotonic()
+    partial = target.with_name(target.name + ".partial")
+    try:
+        summary = backup_write(partial, progress=(None if args.quiet else _print_step))
+        partial.replace(target)
+    finally:
+        partial.unlink(missing_ok=True)
+    print(
+        f"Backed up {summary.rows} rows in {summary.tables} tables and {summary.files} "
+        f"uploaded files to {target} ({time.monotonic() - started:.1f} s)."
+    )
+    return 0
+
+
+def cmd_restore(args: argparse.Namespace) -> int:
+    from patron.data_exchange.backup import BackupError, restore_read
+
+    source = Path(args.file)
+    if not source.is_file():
+        raise CommandError(f"{source}: no such file")
+    started = time.monotonic()
+    try:
+        summary = restore_read(
+            source, force=args.force, progress=(None if args.quiet else _print_step)
+        )
+    except BackupError as exc:
+        raise CommandError(str(exc)) from None
+    print(
+        f"Restored {summary.rows} rows in {summary.tables} tables and {summary.files} uploaded "
+        f"files from a {summary.vendor} backup of Patron {summary.patron_version} "
+        f"({time.monotonic() - started:.1f} s)."
+    )
+    return 0
+
+
+def _print_step(line: str) -> None:
+    print(f"  {line}", flush=True)
+
+
+# --- import (patron.data_exchange.import_services) ----------------------------------------
+
+
+def _progress_bar(done: int, total: int) -> None:
+    width = 30
+    filled = int(width * done / total) if total else width
+    percent = int(100 * done / total) if total else 100
+    print(
+        f"\r  [{'#' * filled}{'.' * (width - filled)}] {percent:3d}% {done:,}/{total:,} rows",
+        end="",
+        flush=True,
+    )
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    from django.core.files import File
+
+    from patron.core.exceptions import PatronError
+    from patron.core.importing import import_spec, import_specs
+    from patron.data_exchange.import_services import (
+        import_configure,
+        import_execute,
+        import_start,
+        import_upload,
+        mapping_columns_for,
+    )
+    from patron.data_exchange.models import ImportMapping
+    from patron.users.models import User
+
+    object_type = args.object
+    if "." not in object_type:
+        by_name = {s.label_plural: s.object_type for s in import_specs()}
+        by_name.update({s.label: s.object_type for s in import_specs()})
+        object_type = by_name.get(object_type.lower(), object_type)
+    if import_spec(object_type) is None:
+        known = ", ".join(s.label_plural for s in import_specs())
+        raise CommandError(f"{args.object!r} cannot be imported; choose one of: {known}")
+    source = Path(args.file)
+    if not source.is_file():
+        raise CommandError(f"{source}: no such file")
+    user = (
+        User.objects.filter(email__iexact=args.user).first()
+        if args.user
+        else User.objects.filter(is_superuser=True, is_active=True).order_by("pk").first()
+    )
+    if user is None:
+        raise CommandError("--user: no such user (or no administrator exists yet)")
+    try:
+        with source.open("rb") as handle:
+            run = import_upload(
+                user=user,
+                object_type=object_type,
+                upload=File(handle, name=source.name),
+                file_name=source.name,
+            )
+        mapping = None
+        columns = run.columns
+        defaults: dict[str, Any] = {}
+        mode, match_key = args.mode or "create", args.match_key or ""
+        if args.mapping:
+            mapping = ImportMapping.objects.filter(
+                object_type=object_type, name__iexact=args.mapping
+            ).first()
+            if mapping is None:
+                raise CommandError(
+                    f"--mapping: no saved mapping {args.mapping!r} for {object_type}"
+                )
+            columns = mapping_columns_for(mapping, run.headers)
+            defaults = dict(mapping.defaults)
+            mode = args.mode or mapping.mode
+            match_key = args.match_key or mapping.match_key
+        print(
+            f"Importing {source.name} into {object_type} ({mode}"
+            + (f", match by {match_key}" if match_key else "")
+            + ")"
+        )
+        for header in run.headers:
+            print(f"  {header} -> {columns.get(header) or '(not imported)'}")
+        import_configure(
+            user=user,
+            run=run,
+            columns=columns,
+            defaults=defaults,
+            mode=mode,
+            match_key=match_key,
+            mapping=mapping,
+        )
+        import_start(user=user, run=run, enqueue=False, allow_duplicates=args.allow_duplicates)
+        run.refresh_from_db()
+        assert run.job_id is not None
+        import_execute(run.job_id, on_progress=None if args.quiet else _progress_bar)
+    except PatronError as exc:
+        raise CommandError(_field_errors(exc.errors) or exc.detail) from None
+    run.refresh_from_db()
+    if not args.quiet:
+        print()
+    print(
+        f"Import {run.pk}: {run.created_count} created, {run.updated_count} updated, "
+        f"{run.skipped_count} skipped, {run.failed_count} failed."
+    )
+    if run.failed_count:
+        print(f"The failed rows with their reasons: /data/imports/{run.pk}/errors.csv")
+    return 0 if not run.failed_count else EXIT_FAILED
+
+
 # --- parser ------------------------------------------------------------------------------
 
 
@@ -478,6 +631,50 @@ def build_parser() -> argparse.ArgumentParser:
     )
     check.add_argument("--database", help="also run checks against this database alias")
     check.set_defaults(handler=cmd_check)
+
+    backup = sub.add_parser(
+        "backup",
+        help="write the whole database and uploaded files to one archive",
+        description=(
+            "Write every table and every file under MEDIA_ROOT into a ZIP archive with a "
+            "version stamp (Patron version, migrations, database vendor)."
+        ),
+    )
+    backup.add_argument("file", help="the archive to write, e.g. patron-2026-11-22.zip")
+    backup.add_argument("--overwrite", action="store_true", help="replace FILE if it exists")
+    backup.add_argument("--quiet", action="store_true", help="print only the summary")
+    backup.set_defaults(handler=cmd_backup)
+
+    restore = sub.add_parser(
+        "restore",
+        help="replace the database and uploaded files by a backup",
+        description=(
+            "Restore a `patron backup` archive (SQLite or PostgreSQL, either way) into a "
+            "database migrated to the same state: run `patron migrate` with the Patron version "
+            "that made the backup first. Everything in the database is replaced."
+        ),
+    )
+    restore.add_argument("file", help="an archive written by `patron backup`")
+    restore.add_argument(
+        "--force", action="store_true", help="confirm replacing a database that holds data"
+    )
+    restore.add_argument("--quiet", action="store_true", help="print only the summary")
+    restore.set_defaults(handler=cmd_restore)
+
+    importer = sub.add_parser(
+        "import", help="import a CSV or XLSX file (contacts, accounts, leads, ...)"
+    )
+    importer.add_argument("object", help="what to import: contacts, accounts, leads, ...")
+    importer.add_argument("file", help="the CSV or .xlsx file")
+    importer.add_argument("--mapping", help="a saved mapping's name (else columns by header)")
+    importer.add_argument("--mode", choices=["create", "update", "upsert"])
+    importer.add_argument("--match-key", dest="match_key", help="e.g. email, domain, sku")
+    importer.add_argument("--user", help="import as this user (default: first administrator)")
+    importer.add_argument(
+        "--allow-duplicates", action="store_true", help="import rows a warn rule flags"
+    )
+    importer.add_argument("--quiet", action="store_true", help="no progress bar")
+    importer.set_defaults(handler=cmd_import)
     return parser
 
 

@@ -50,6 +50,7 @@ INSTALLED_APPS = [
     "patron.pipeline",
     "patron.orders",
     "patron.automation",
+    "patron.data_exchange",
 ]
 
 MIDDLEWARE = [
@@ -217,6 +218,11 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
     },
     # Webhooks: send deliveries whose retry time has come (backoff 1 min, 5 min, 30 min, 2 h, 6 h).
     "automation-webhook-send-due": {"task": "automation.webhook_send_due", "schedule": 60},
+    # Nightly 03:10: look for duplicates across every object with active rules (bounded memory).
+    "data-duplicate-scan": {
+        "task": "data_exchange.duplicate_scan_all",
+        "schedule": crontab(minute=10, hour=3),
+    },
 }
 CELERY_TASK_ALWAYS_EAGER = False
 
@@ -224,6 +230,11 @@ CELERY_TASK_ALWAYS_EAGER = False
 FIRST_ADMIN_EMAIL = env.string("PATRON_ADMIN_EMAIL", "admin@example.com")
 FIRST_ADMIN_PASSWORD = env.string("PATRON_ADMIN_PASSWORD", "")
 DEMO_ON_FIRST_START = not env.boolean("PATRON_NO_DEMO", default=False)
+
+# Data management: the largest file an import accepts, and the country phone numbers without
+# a country code are read in (duplicate matching compares numbers in E.164).
+PATRON_IMPORT_MAX_BYTES = env.integer("PATRON_IMPORT_MAX_MB", 100, minimum=1) * 1024 * 1024
+PATRON_DEFAULT_PHONE_REGION = env.string("PATRON_DEFAULT_PHONE_REGION", "US").upper()
 
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"

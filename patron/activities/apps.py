@@ -30,3 +30,9 @@ class ActivitiesConfig(AppConfig):
         register_ui()
         calendar_sync.connect()
         register_calendar_ui()
+        from patron.activities.quality import register_quality
+
+        register_quality()
+        from patron.activities.imports import register_imports
+
+        register_imports()

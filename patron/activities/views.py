@@ -271,7 +271,16 @@ ACTIVITIES = ObjectUI(
     namespace="activities",
     related=_detail_related,
     primary_filters=("kind", "status", "mine"),
-    list_links=(ToolbarLink("my-activities", "Mine", "activities:activity_mine"),),
+    list_links=(
+        ToolbarLink("my-activities", "Mine", "activities:activity_mine"),
+        ToolbarLink(
+            "ics-export",
+            "Export iCalendar",
+            "activities:activity_list_ics",
+            needs=Action.EXPORT,
+            with_query=True,
+        ),
+    ),
 )
 
 activity_pages = RecordPages(ACTIVITIES)

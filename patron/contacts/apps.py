@@ -8,6 +8,7 @@ class ContactsConfig(AppConfig):
 
     def ready(self) -> None:
         from patron.contacts.competitor_views import register_competitor_ui
+        from patron.contacts.consent_views import register_consent_ui
         from patron.contacts.exports import register_exports
         from patron.contacts.pickers import register_pickers
         from patron.contacts.purchase_history import register_purchase_history_panel
@@ -30,3 +31,10 @@ class ContactsConfig(AppConfig):
         register_competitor_ui()
         register_purchase_history_panel()
         register_vcard_job()
+        from patron.contacts.imports import register_imports
+
+        register_imports()
+        register_consent_ui()
+        from patron.contacts.quality import register_quality
+
+        register_quality()

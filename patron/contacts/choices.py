@@ -68,6 +68,8 @@ class ConsentSource(models.TextChoices):
     PAPER = "paper", "Paper form"
     IMPORT = "import", "Import"
     API = "api", "API"
+    MANUAL = "manual", "Entered by hand"
+    EMAIL_LINK = "email_link", "Email link"
 
 
 class LiteratureChannel(models.TextChoices):

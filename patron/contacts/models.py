@@ -391,3 +391,34 @@ class TrainingAttendance(ContactRelatedRow):
 
     class Meta:
         indexes = [models.Index(fields=["contact", "attended_on"], name="contact_training")]
+
+
+class ContactConsentChange(models.Model):
+    """One consent answer as it was recorded: the history behind ``ContactConsent``.
+
+    Every answer adds a row and nothing here is ever edited, except that erasing the person
+    clears ``source_detail``. The current answer per purpose is the latest row (and the
+    ``ContactConsent`` row, which the services keep equal to it). ``purpose`` takes the values of
+    ``patron.contacts.consent.consent_purposes()``, so later apps can add purposes.
+    """
+
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="consent_changes")
+    purpose = models.CharField(max_length=30)
+    status = models.CharField(max_length=20, choices=ConsentStatus.choices)
+    source = models.CharField(max_length=20, choices=ConsentSource.choices)
+    source_detail = models.TextField(blank=True)
+    # When the person gave the answer (may be earlier than when it was recorded here).
+    given_at = models.DateTimeField()
+    recorded_at = models.DateTimeField(default=timezone.now)
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    via = models.CharField(max_length=10, blank=True)
+
+    class Meta:
+        ordering = ["-recorded_at", "-id"]
+        indexes = [
+            models.Index(
+                fields=["contact", "purpose", "-recorded_at", "-id"], name="contact_consent_history"
+            )
+        ]

@@ -16,6 +16,7 @@ from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 
 from patron.contacts.choices import ConsentPurpose, ConsentStatus
+from patron.contacts.consent import consent_change_record
 from patron.contacts.models import Contact, ContactConsent
 from patron.contacts.related_lists import CONSENTS, Errors, RelatedListSpec
 from patron.contacts.services import contact_update
@@ -149,6 +150,7 @@ def _after_write(
     *, user: Principal, spec: RelatedListSpec, contact: Contact, row: Any, via: str
 ) -> None:
     if spec is CONSENTS:
+        consent_change_record(consent=row, user=user, via=via)
         _sync_email_opt_out(user=user, contact=contact, consent=row, via=via)
 
 

@@ -48,12 +48,12 @@ from patron.contacts.related_lists import (
     SUBSCRIPTIONS,
     RelatedListSpec,
 )
-from patron.core.choices import Action, SecurityEventKind
+from patron.core.choices import Action
 from patron.core.exceptions import PatronError, PermissionDenied, RecordNotFound, ValidationFailed
-from patron.core.exports import safe_cell
+from patron.core.exports import record_export, safe_cell
 from patron.core.filters import FilterContext
 from patron.core.forms import add_service_errors
-from patron.core.models import SavedView, SecurityEvent
+from patron.core.models import SavedView
 from patron.core.record_pages import (
     BULK_LIMIT,
     DetailPanel,
@@ -161,6 +161,10 @@ def register_related_lists() -> None:
     """Put a card per related list, and the social profiles, on the contact page."""
     contact_type = frozenset({Contact.object_type()})
     for spec in RELATED_LISTS:
+        if spec is CONSENTS:
+            # The consent card (contacts.consent_views) shows every purpose, its history and
+            # the form to record an answer; a second table of the same rows would confuse.
+            continue
         register_detail_panel(
             DetailPanel(
                 key=f"contacts.{spec.key}",
@@ -475,11 +479,12 @@ def related_list_export(request: HttpRequest, slug: str) -> StreamingHttpRespons
     _require_contacts(user, Action.EXPORT)
     _filterset, rows, sort = _filtered(request, spec, Action.EXPORT)
     query = list_query(request.GET)
-    SecurityEvent.objects.create(
-        kind=SecurityEventKind.EXPORT,
-        user=user,
-        email=user.email,
-        detail={"object_type": spec.model._meta.label_lower, "query": query, "streamed": True},
+    record_export(
+        user,
+        object_type=spec.model._meta.label_lower,
+        query=query,
+        file_format="csv",
+        streamed=True,
     )
     stamp = timezone.now().strftime("%Y%m%d-%H%M")
     response = StreamingHttpResponse(

@@ -9,7 +9,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any
 
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
@@ -28,11 +28,11 @@ from patron.contacts.vcard import (
     read_cards,
     write_vcard,
 )
-from patron.core.choices import Action, FieldAccess, SecurityEventKind, Via
+from patron.core.choices import Action, FieldAccess, Via
 from patron.core.exceptions import PatronError, PermissionDenied, RecordNotFound
-from patron.core.exports import export_rows
+from patron.core.exports import export_rows, record_export
 from patron.core.jobs import job_execute, job_progress, job_start
-from patron.core.models import Job, SecurityEvent
+from patron.core.models import Job
 from patron.core.values import normalize_email, normalize_phone
 from patron.core.visibility import Principal, hidden_field_names, sensitive_field_access
 
@@ -415,16 +415,8 @@ def contact_list_export(*, user: Principal, query: str) -> ListExport:
     count = rows[: MAX_EXPORT_CONTACTS + 1].count()
     too_many = count > MAX_EXPORT_CONTACTS
     if not too_many:
-        SecurityEvent.objects.create(
-            kind=SecurityEventKind.EXPORT,
-            user=cast(Any, user),
-            email=getattr(user, "email", ""),
-            detail={
-                "object_type": Contact.object_type(),
-                "format": "vcard",
-                "rows": count,
-                "query": query,
-            },
+        record_export(
+            user, object_type=Contact.object_type(), query=query, file_format="vcard", rows=count
         )
     return ListExport(rows=rows, count=count, too_many=too_many)
 

@@ -14,4 +14,4 @@ class CoreConfig(AppConfig):
 
         register_change_log_source()
         register_timeline_panel()
-        register_job_kind(JobKind(kind=EXPORT_TASK, label="CSV export"))
+        register_job_kind(JobKind(kind=EXPORT_TASK, label="List export"))

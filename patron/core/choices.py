@@ -57,6 +57,7 @@ class SecurityEventKind(models.TextChoices):
     TWO_FACTOR_ENABLED = "2fa_enabled", "Two-factor enabled"
     TWO_FACTOR_DISABLED = "2fa_disabled", "Two-factor disabled"
     TWO_FACTOR_FAILED = "2fa_failed", "Two-factor code rejected"
+    PRIVACY_REQUEST = "privacy_request", "Privacy request"
 
 
 class CustomFieldType(models.TextChoices):

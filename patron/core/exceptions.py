@@ -46,3 +46,26 @@ class RecordLocked(ValidationFailed):
 
     status = 409
     title = "Record locked"
+
+
+class DuplicateFound(ValidationFailed):
+    """A create refused because the record probably exists already; nothing was written.
+
+    ``matches`` describe the existing records (id, label, url, rule, action, similarity,
+    match_key); ``can_confirm`` is False when a rule blocks, True when the user may go ahead.
+    """
+
+    status = 409
+    title = "Possible duplicate"
+
+    def __init__(
+        self,
+        detail: str,
+        *,
+        matches: list[dict[str, object]],
+        can_confirm: bool,
+        errors: dict[str, list[str]] | None = None,
+    ) -> None:
+        super().__init__(detail, errors=errors)
+        self.matches = matches
+        self.can_confirm = can_confirm

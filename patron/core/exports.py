@@ -1,10 +1,15 @@
-"""CSV export of any filtered record list, run as a background job.
+"""CSV and XLSX export of any filtered record list, run as a background job.
 
 Apps register an ``ExportSpec`` per object type (``register_export``) from ``ready()``.
 
 The job's params hold the list state (filters and sort as a query string), so the file has
 exactly the rows the user saw, limited to what they may export, without sensitive fields
 hidden from them. Re-running a job (a redelivered message) rewrites the same file.
+
+``params["format"]`` chooses the file: ``csv`` (the default) or ``xlsx``. The XLSX file is
+written with openpyxl's write-only workbook (rows are streamed to disk, memory stays flat)
+and keeps types: numbers as numbers, dates and times as dates (times in UTC), booleans as
+booleans; text that a spreadsheet would run as a formula is neutralised as in the CSV.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ from patron.core.custom_fields import definitions_for
 from patron.core.filters import FilterContext
 from patron.core.jobs import job_claim, job_fail, job_finish, job_progress
 from patron.core.models import BusinessRecord, Job, SecurityEvent
+from patron.core.quality import apply_quality_filter
 from patron.core.views import apply_custom_filters
 from patron.core.visibility import Principal, hidden_field_names
 
@@ -37,6 +43,9 @@ logger = logging.getLogger(__name__)
 # Spreadsheet programs run cells starting with these as formulas (CSV injection).
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 PROGRESS_EVERY = 500
+EXPORT_FORMATS = {"csv": "CSV", "xlsx": "Excel (XLSX)"}
+# Excel's limit on the characters in one cell.
+XLSX_CELL_LIMIT = 32_767
 
 
 @dataclass(frozen=True)
@@ -70,6 +79,18 @@ def export_spec(object_type: str) -> ExportSpec | None:
     return _SPECS.get(object_type)
 
 
+def record_export(
+    user: Any, *, object_type: str, query: str, file_format: str, **detail: Any
+) -> SecurityEvent:
+    """Write who took which list, in which format, to the security log (every export path)."""
+    return SecurityEvent.objects.create(
+        kind=SecurityEventKind.EXPORT,
+        user=user if getattr(user, "pk", None) else None,
+        email=getattr(user, "email", ""),
+        detail={"object_type": object_type, "query": query, "format": file_format, **detail},
+    )
+
+
 def safe_cell(value: Any) -> str:
     """A CSV cell as text, with formula-looking text neutralised by a leading quote."""
     if value is None:
@@ -89,6 +110,40 @@ def safe_cell(value: Any) -> str:
     if text.startswith(FORMULA_PREFIXES):
         return "'" + text
     return text
+
+
+def _neutralised(text: str) -> str:
+    return "'" + text if text.startswith(FORMULA_PREFIXES) else text
+
+
+def xlsx_value(value: Any) -> Any:
+    """A value as an XLSX cell keeps it: numbers, dates (naive, in UTC) and booleans typed,
+    anything else as text with formula-looking text neutralised and XML-illegal characters
+    dropped."""
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+
+    if value is None:
+        return None
+    if isinstance(value, bool | int | float | Decimal):
+        return value
+    if isinstance(value, datetime.datetime):
+        if value.tzinfo is not None:
+            value = value.astimezone(datetime.UTC).replace(tzinfo=None)
+        return value
+    if isinstance(value, datetime.date | datetime.time):
+        return value
+    if isinstance(value, dict) and "amount" in value:
+        amount = value.get("amount")
+        try:
+            return Decimal(str(amount)) if amount not in (None, "") else None
+        except ArithmeticError:
+            text = str(amount)
+    elif isinstance(value, list):
+        text = "; ".join(str(item) for item in value)
+    else:
+        text = str(value)
+    text = ILLEGAL_CHARACTERS_RE.sub("", text)[:XLSX_CELL_LIMIT]
+    return _neutralised(text)
 
 
 def _custom_value(key: str) -> Callable[[Any], Any]:
@@ -124,11 +179,41 @@ def export_rows(spec: ExportSpec, user: Principal, query: str) -> QuerySet[Any]:
     hidden = hidden_field_names(user, model)
     visible = [d for d in definitions_for(model.object_type()) if f"custom.{d.key}" not in hidden]
     rows = apply_custom_filters(filterset.qs, visible, params)
+    rows, _check = apply_quality_filter(rows, model.object_type(), params)
     default = next(iter(spec.sorts.values()))
     order = spec.sorts.get(params.get("sort", ""), default)
     if any(name.lstrip("-") in hidden for name in order):
         order = default
     return rows.order_by(*order)
+
+
+def _write_xlsx(
+    handle: Any, columns: list[tuple[str, Any]], rows: Iterable[Model], job: Job, total: int
+) -> int:
+    from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
+
+    workbook = Workbook(write_only=True)
+    sheet = workbook.create_sheet(title=str(job.params.get("object", "Export"))[:31] or "Export")
+    sheet.append([_neutralised(header) for header, _source in columns])
+    written = 0
+    for record in rows:
+        cells: list[Any] = []
+        for _header, source in columns:
+            value = xlsx_value(source(record) if callable(source) else getattr(record, source))
+            cell = WriteOnlyCell(sheet, value=value)
+            if isinstance(value, str):
+                # openpyxl would store "=..." as a formula; a string cell is never run.
+                cell.data_type = "s"
+            elif isinstance(value, datetime.datetime):
+                cell.number_format = "yyyy-mm-dd hh:mm:ss"
+            cells.append(cell)
+        sheet.append(cells)
+        written += 1
+        if written % PROGRESS_EVERY == 0:
+            job_progress(job, done=written, total=total)
+    workbook.save(handle)
+    return written
 
 
 def _write(
@@ -158,7 +243,7 @@ def export_csv_run(*, job_id: int) -> None:
     try:
         _export(job)
     except Exception as exc:
-        logger.exception("CSV export job %s failed", job_id)
+        logger.exception("Export job %s failed", job_id)
         job_fail(job, error=f"The export stopped with an error ({type(exc).__name__}).")
 
 
@@ -176,29 +261,50 @@ def _export(job: Job) -> None:
         job_fail(job, error=f"Your role may not export {spec.plural}.")
         return
     query = str(job.params.get("query", ""))
+    file_format = str(job.params.get("format") or "csv")
+    if file_format not in EXPORT_FORMATS:
+        job_fail(job, error=f"Unknown export format {file_format!r}; choose CSV or XLSX.")
+        return
     rows = export_rows(spec, user, query)
     total = rows.count()
     job_progress(job, done=0, total=total, message=f"Exporting {total} {spec.plural}…")
     columns = _columns(spec, user)
     stamp = timezone.now().strftime("%Y%m%d-%H%M")
-    filename = f"{spec.plural}-{stamp}-job{job.pk}.csv"
-    with tempfile.TemporaryFile(mode="w+", encoding="utf-8", newline="") as handle:
-        written = _write(handle, columns, rows.iterator(chunk_size=1000), job, total)
-        handle.seek(0)
-        if job.result_file:
-            job.result_file.delete(save=False)
-        job.result_file.save(filename, File(handle), save=False)
+    filename = f"{spec.plural}-{stamp}-job{job.pk}.{file_format}"
+    if file_format == "xlsx":
+        with tempfile.TemporaryFile(mode="w+b") as binary:
+            written = _write_xlsx(binary, columns, rows.iterator(chunk_size=1000), job, total)
+            binary.seek(0)
+            _store(job, filename, binary)
+    else:
+        with tempfile.TemporaryFile(mode="w+", encoding="utf-8", newline="") as handle:
+            written = _write(handle, columns, rows.iterator(chunk_size=1000), job, total)
+            handle.seek(0)
+            _store(job, filename, handle)
     if not SecurityEvent.objects.filter(
         kind=SecurityEventKind.EXPORT, detail__job_id=job.pk
     ).exists():
-        SecurityEvent.objects.create(
-            kind=SecurityEventKind.EXPORT,
-            user=user,
-            email=user.email,
-            detail={"job_id": job.pk, "object_type": object_type, "rows": written, "query": query},
+        record_export(
+            user,
+            object_type=object_type,
+            query=query,
+            file_format=file_format,
+            job_id=job.pk,
+            rows=written,
         )
     job_finish(
         job,
-        result={"filename": filename, "rows": written, "object": spec.plural},
+        result={
+            "filename": filename,
+            "rows": written,
+            "object": spec.plural,
+            "format": file_format,
+        },
         message=f"Exported {written} {spec.plural}.",
     )
+
+
+def _store(job: Job, filename: str, handle: Any) -> None:
+    if job.result_file:
+        job.result_file.delete(save=False)
+    job.result_file.save(filename, File(handle), save=False)

@@ -30,15 +30,19 @@ from django.views.decorators.http import require_POST
 from patron.core.choices import Action
 from patron.core.custom_fields import definitions_for
 from patron.core.exceptions import (
+    DuplicateFound,
     PatronError,
     PermissionDenied,
     ValidationFailed,
     VersionConflict,
 )
+from patron.core.exports import EXPORT_FORMATS
 from patron.core.filters import FilterContext
 from patron.core.forms import RecordForm
 from patron.core.jobs import job_start
 from patron.core.models import BusinessRecord, ChangeLogEntry, CustomFieldDefinition, SavedView
+from patron.core.quality import QUALITY_PARAM, apply_quality_filter, quality_check
+from patron.core.records import create_warnings_confirmed
 from patron.core.saved_views import saved_view_delete, saved_view_save
 from patron.core.sharing import share_panel
 from patron.core.views import (
@@ -272,6 +276,7 @@ def filtered_queryset(
     )
     _polish_filter_form(filterset.form)
     rows = apply_custom_filters(filterset.qs, definitions, params)
+    rows, _check = apply_quality_filter(rows, ui.object_type, params)
     return filterset, rows
 
 
@@ -304,6 +309,21 @@ def record_detail_url(object_type: str, pk: Any) -> str | None:
 
 def object_ui(object_type: str) -> ObjectUI | None:
     return _object_uis.get(object_type)
+
+
+def _duplicate_matches(ui: ObjectUI, user: Any, exc: DuplicateFound) -> dict[str, Any]:
+    """The records a duplicate rule matched, for the form's "possible duplicate" box."""
+    ids = [m["id"] for m in exc.matches if m.get("visible")]
+    reasons = {m["id"]: m.get("match_key", "") for m in exc.matches}
+    visible = list(ui.model.objects.visible_to(user).filter(pk__in=ids))
+    for record in visible:
+        record.duplicate_reason = reasons.get(record.pk, "")  # type: ignore[attr-defined]
+    return {
+        "visible": visible,
+        "hidden_count": len(exc.matches) - len(visible),
+        "blocked": not exc.can_confirm,
+        "detail": exc.detail,
+    }
 
 
 class RecordPages:
@@ -369,6 +389,9 @@ class RecordPages:
             "size": size,
             "list_links": _links(user, ui, ui.list_links),
         }
+        check = quality_check(params.get(QUALITY_PARAM, ""))
+        if check is not None and check.object_type == ui.object_type:
+            context["quality_check"] = check
         if is_htmx(request) and request.headers.get("HX-Target") == "list-results":
             context["oob"] = True
             return render(request, "core/records/list_results.html", context)
@@ -492,7 +515,11 @@ class RecordPages:
                 context["duplicates"] = duplicates
                 return self._render_form(request, context, status=200)
         try:
-            record = ui.create(user=user, **values)
+            with create_warnings_confirmed(bool(request.POST.get("confirm_duplicate"))):
+                record = ui.create(user=user, **values)
+        except DuplicateFound as exc:
+            context["duplicates"] = _duplicate_matches(ui, user, exc)
+            return self._render_form(request, context, status=200 if exc.can_confirm else 422)
         except ValidationFailed as exc:
             form.add_service_errors(exc.errors)
             return self._render_form(request, context, status=422)
@@ -654,12 +681,14 @@ class RecordPages:
         ui, user = self.ui, _user(request)
         _require(user, ui, Action.EXPORT)
         query = list_query(QueryDict(request.POST.get("query", "")))
-        job = job_start(
-            kind=EXPORT_TASK,
-            user=user,
-            params={"object": ui.object_type, "query": query},
-            task_name=EXPORT_TASK,
-        )
+        params = {"object": ui.object_type, "query": query}
+        file_format = request.POST.get("format", "csv")
+        if file_format not in EXPORT_FORMATS:
+            messages.error(request, "Nothing was exported: choose CSV or XLSX as the format.")
+            return redirect(f"{ui.url('list')}?{query}")
+        if file_format != "csv":
+            params["format"] = file_format
+        job = job_start(kind=EXPORT_TASK, user=user, params=params, task_name=EXPORT_TASK)
         messages.info(request, f"Your export of {ui.label_plural.lower()} has started.")
         return redirect("ui:job_detail", pk=job.pk)
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import datetime
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from decimal import Decimal
 from typing import Any, TypeVar
 
@@ -88,6 +90,49 @@ def check_write_guards(record: BusinessRecord) -> None:
             raise RecordLocked(reason, errors={"__all__": [reason]})
 
 
+# A create check looks at a record about to be inserted (e.g. for duplicates). It may raise
+# (a ValidationFailed subclass such as DuplicateFound) to refuse the insert, and may return a
+# callable run with the saved record (e.g. to record what it found). Higher apps register them
+# so every create path honours them. ``confirmed`` is True when the user chose to go ahead
+# despite warnings ("save anyway" in the UI, ``X-Confirm-Duplicate: true`` in the API), False
+# in a create form or API create that has not, and None outside them (lead conversion, vCard
+# import, workflows), where nobody could answer a warning, so checks only report.
+CreateCheck = Callable[..., Callable[[BusinessRecord], None] | None]
+_create_checks: list[CreateCheck] = []
+_create_warnings_confirmed: ContextVar[bool | None] = ContextVar(
+    "create_warnings_confirmed", default=None
+)
+
+
+def register_create_check(check: CreateCheck) -> None:
+    """Register ``check(record, *, actor, via, confirmed)`` for every ``record_create``."""
+    if check not in _create_checks:
+        _create_checks.append(check)
+
+
+@contextmanager
+def create_warnings_confirmed(confirmed: bool = True) -> Iterator[None]:
+    """Creates inside this block ask the user about warnings of create checks (False) or go
+    ahead despite them (True); blocks always refuse."""
+    token = _create_warnings_confirmed.set(confirmed)
+    try:
+        yield
+    finally:
+        _create_warnings_confirmed.reset(token)
+
+
+def run_create_checks(
+    record: BusinessRecord, *, actor: Any, via: str
+) -> list[Callable[[BusinessRecord], None]]:
+    confirmed = _create_warnings_confirmed.get()
+    after: list[Callable[[BusinessRecord], None]] = []
+    for check in _create_checks:
+        then = check(record, actor=actor, via=via, confirmed=confirmed)
+        if then is not None:
+            after.append(then)
+    return after
+
+
 def event_name(record: BusinessRecord, verb: str) -> str:
     return f"{record._meta.model_name}.{verb}"
 
@@ -97,7 +142,10 @@ def record_create(record: R, *, actor: Any, via: str = Via.UI) -> R:
     """Insert ``record`` (already validated), log it and emit ``<model>.created``."""
     if actor is not None and getattr(actor, "pk", None):
         record.created_by = actor
+    after_insert = run_create_checks(record, actor=actor, via=via)
     record.save(force_insert=True)
+    for then in after_insert:
+        then(record)
     after = snapshot(record)
     log_change(
         record,

@@ -316,6 +316,8 @@ _ACTION_WORDS = {
     "update": "changed",
     "delete": "moved to the recycle bin",
     "restore": "restored",
+    "merge": "merged duplicates into",
+    "merge_away": "merged away",
 }
 _SUMMARY_FIELDS = 5
 

@@ -21,6 +21,7 @@ from django.db import models
 from django.db.models import Exists, Q
 
 from patron.core.choices import Action, FieldAccess, OrgWideAccess, ShareAccess
+from patron.core.exceptions import PermissionDenied
 
 
 class Principal(Protocol):
@@ -344,3 +345,13 @@ def hidden_field_names(user: Principal, model: type[models.Model]) -> frozenset[
 def field_access(user: Principal, model: type[models.Model], field: str) -> str:
     """How ``user`` may see a field: edit, read_only or hidden (only sensitive fields vary)."""
     return sensitive_field_access(user, model).get(field, FieldAccess.EDIT)
+
+
+def require_admin(user: Any, refusal: str) -> Any:
+    """``user``, who must administer the organisation, else PermissionDenied(``refusal``).
+
+    ``refusal`` says what only administrators may do, so the message tells the user whom to ask.
+    """
+    if not getattr(user, "is_admin", False):
+        raise PermissionDenied(refusal)
+    return user

@@ -11,7 +11,7 @@ from ninja import Router, Schema, Status
 from pydantic import ConfigDict, Field
 
 from patron.contacts.models import Account, Contact
-from patron.core.api.auth import request_user
+from patron.core.api.auth import request_admin, request_user
 from patron.core.api.openapi import custom_field_schema
 from patron.core.api.problems import problem_responses
 from patron.core.api.records import hidden_fields, record_data
@@ -25,7 +25,7 @@ from patron.core.api.resources import (
 )
 from patron.core.api.shares import add_share_routes
 from patron.core.choices import Action, Via
-from patron.core.exceptions import PermissionDenied, ValidationFailed
+from patron.core.exceptions import ValidationFailed
 from patron.leads import selectors, services
 from patron.leads.capture import (
     capture_form_create,
@@ -45,6 +45,8 @@ from patron.leads.filters import LEAD_SORTS, LeadFilter
 from patron.leads.models import CaptureForm, Lead
 from patron.leads.views import lead_archive_record, lead_create_fields, lead_update_fields
 from patron.users.models import User
+
+CAPTURE_FORMS_ADMIN_ONLY = "Only administrators manage lead capture forms."
 
 router = Router(tags=["Leads"])
 
@@ -387,13 +389,6 @@ class CaptureFormInput(Schema):
     max_submissions_per_hour: int | None = None
 
 
-def _require_admin(request: HttpRequest) -> User:
-    user = request_user(request)
-    if not isinstance(user, User) or not user.is_admin:
-        raise PermissionDenied("Only administrators manage lead capture forms.")
-    return user
-
-
 def _form_data(request: HttpRequest, form: CaptureForm) -> dict[str, Any]:
     return {
         "id": form.pk,
@@ -438,7 +433,7 @@ def _config(payload: CaptureFormInput) -> dict[str, Any]:
     operation_id="capture_form_list",
 )
 def capture_form_list(request: HttpRequest) -> list[dict[str, Any]]:
-    _require_admin(request)
+    request_admin(request, CAPTURE_FORMS_ADMIN_ONLY)
     return [_form_data(request, form) for form in selectors.capture_form_list()]
 
 
@@ -449,7 +444,7 @@ def capture_form_list(request: HttpRequest) -> list[dict[str, Any]]:
     operation_id="capture_form_create",
 )
 def capture_form_add(request: HttpRequest, payload: CaptureFormInput) -> Status[dict[str, Any]]:
-    user = _require_admin(request)
+    user = request_admin(request, CAPTURE_FORMS_ADMIN_ONLY)
     data = _config(payload)
     data.setdefault("default_owner", user)
     form = capture_form_create(user=user, data=data)
@@ -463,7 +458,7 @@ def capture_form_add(request: HttpRequest, payload: CaptureFormInput) -> Status[
     operation_id="capture_form_get",
 )
 def capture_form_detail(request: HttpRequest, form_id: int) -> dict[str, Any]:
-    _require_admin(request)
+    request_admin(request, CAPTURE_FORMS_ADMIN_ONLY)
     return _form_data(request, selectors.capture_form_get(pk=form_id))
 
 
@@ -476,7 +471,7 @@ def capture_form_detail(request: HttpRequest, form_id: int) -> dict[str, Any]:
 def capture_form_change(
     request: HttpRequest, form_id: int, payload: CaptureFormInput
 ) -> dict[str, Any]:
-    user = _require_admin(request)
+    user = request_admin(request, CAPTURE_FORMS_ADMIN_ONLY)
     form = capture_form_update(
         user=user, form=selectors.capture_form_get(pk=form_id), data=_config(payload)
     )
@@ -490,6 +485,6 @@ def capture_form_change(
     operation_id="capture_form_new_key",
 )
 def capture_form_rekey(request: HttpRequest, form_id: int) -> dict[str, Any]:
-    user = _require_admin(request)
+    user = request_admin(request, CAPTURE_FORMS_ADMIN_ONLY)
     form = capture_form_new_key(user=user, form=selectors.capture_form_get(pk=form_id))
     return _form_data(request, form)

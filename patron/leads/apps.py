@@ -20,3 +20,9 @@ class LeadsConfig(AppConfig):
         register_lead_visibility()
         register_ui()
         register_lead_policy()
+        from patron.leads.imports import register_imports
+
+        register_imports()
+        from patron.leads.quality import register_quality
+
+        register_quality()

@@ -26,8 +26,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from patron.core.choices import Via
-from patron.core.exceptions import PermissionDenied, RecordNotFound, ValidationFailed
+from patron.core.exceptions import RecordNotFound, ValidationFailed
 from patron.core.values import normalize_email, normalize_phone
+from patron.core.visibility import require_admin
 from patron.leads.choices import CaptureMatchAction, CaptureOutcome, LeadSource, OptInState
 from patron.leads.models import CaptureForm, CaptureSubmission, Lead
 from patron.leads.selectors import (
@@ -39,6 +40,8 @@ from patron.leads.selectors import (
 )
 from patron.leads.services import lead_create, lead_system_update
 from patron.users.models import User
+
+CAPTURE_ADMIN_ONLY = "Only administrators set up lead capture forms."
 
 # Lead fields a capture form can ask for, with their default labels.
 CAPTURE_FIELDS: dict[str, str] = {
@@ -73,11 +76,6 @@ _OPT_IN_SALT = "patron.leads.capture.opt_in"
 _SENDER_SALT = b"patron.leads.capture.sender"
 _ORIGIN = re.compile(r"^https?://[a-z0-9.-]+(:\d{1,5})?$")
 _KEY = re.compile(r"^[A-Za-z0-9_-]{8,40}$")
-
-
-def _is_admin(user: User) -> None:
-    if not getattr(user, "is_admin", False):
-        raise PermissionDenied("Only administrators set up lead capture forms.")
 
 
 # ---------- form configuration ----------
@@ -197,7 +195,7 @@ def new_form_key() -> str:
 
 
 def capture_form_create(*, user: User, data: Mapping[str, Any]) -> CaptureForm:
-    _is_admin(user)
+    require_admin(user, CAPTURE_ADMIN_ONLY)
     values = _clean_config(data, CaptureForm())
     form = CaptureForm(**values, key=new_form_key(), created_by=user)
     form.save()
@@ -205,7 +203,7 @@ def capture_form_create(*, user: User, data: Mapping[str, Any]) -> CaptureForm:
 
 
 def capture_form_update(*, user: User, form: CaptureForm, data: Mapping[str, Any]) -> CaptureForm:
-    _is_admin(user)
+    require_admin(user, CAPTURE_ADMIN_ONLY)
     values = _clean_config(data, form)
     for name, value in values.items():
         setattr(form, name, value)
@@ -215,7 +213,7 @@ def capture_form_update(*, user: User, form: CaptureForm, data: Mapping[str, Any
 
 def capture_form_new_key(*, user: User, form: CaptureForm) -> CaptureForm:
     """Give the form a new key: snippets with the old key stop working (after abuse)."""
-    _is_admin(user)
+    require_admin(user, CAPTURE_ADMIN_ONLY)
     form.key = new_form_key()
     form.save(update_fields=["key"])
     return form

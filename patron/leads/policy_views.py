@@ -20,12 +20,12 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
-from patron.core.choices import Action, SecurityEventKind
+from patron.core.choices import Action
 from patron.core.context_processors import NavItem, register_nav_item
 from patron.core.exceptions import PermissionDenied, ValidationFailed
-from patron.core.exports import safe_cell
+from patron.core.exports import record_export, safe_cell
 from patron.core.filters import FilterContext
-from patron.core.models import SavedView, SecurityEvent
+from patron.core.models import SavedView
 from patron.core.record_pages import SavedViewForm, list_query
 from patron.core.saved_views import saved_view_delete, saved_view_save
 from patron.core.views import handles_domain_errors, keyset_page
@@ -224,11 +224,12 @@ def _at_risk_export(request: HttpRequest) -> HttpResponseBase:
         errors = "; ".join(f"{k}: {' '.join(map(str, v))}" for k, v in filterset.errors.items())
         return HttpResponse(f"The filters are not valid: {errors}", status=422)
     sort = _sort(request.GET)
-    SecurityEvent.objects.create(
-        kind=SecurityEventKind.EXPORT,
-        user=user,
-        email=user.email,
-        detail={"object_type": SAVED_VIEW_TYPE, "query": list_query(request.GET), "streamed": True},
+    record_export(
+        user,
+        object_type=SAVED_VIEW_TYPE,
+        query=list_query(request.GET),
+        file_format="csv",
+        streamed=True,
     )
     rows = filterset.qs.order_by(*AT_RISK_SORTS[sort])
     stamp = timezone.now().strftime("%Y%m%d-%H%M")

@@ -23,9 +23,9 @@ from django.utils import timezone
 from patron.activities.choices import ActivityKind
 from patron.activities.models import Activity, ActivityLink
 from patron.core import events
-from patron.core.exceptions import PermissionDenied, RecordNotFound, ValidationFailed
+from patron.core.exceptions import RecordNotFound, ValidationFailed
 from patron.core.jobs import enqueue
-from patron.core.visibility import Principal
+from patron.core.visibility import Principal, require_admin
 from patron.leads.choices import ScoringKind
 from patron.leads.models import BehaviourEvent, Lead, ScoringRule
 from patron.leads.policy_services import RESCORE_TASK, lead_settings, open_leads
@@ -38,6 +38,8 @@ from patron.leads.scoring_sources import (
     is_behaviour_source,
     register_behaviour_source,
 )
+
+SCORING_ADMIN_ONLY = "Only administrators may change scoring rules."
 
 RESCORE_BATCH = 500
 
@@ -294,11 +296,6 @@ def _clean_behaviour(
 # --- rule services (administrators) ----------------------------------------------------------
 
 
-def _require_admin(user: Principal) -> None:
-    if not user.access_profile().is_admin:
-        raise PermissionDenied("Only administrators may change scoring rules.")
-
-
 def scoring_rule_get(*, pk: Any) -> ScoringRule:
     rule = ScoringRule.objects.filter(pk=pk).first() if str(pk).isdigit() else None
     if rule is None:
@@ -307,7 +304,7 @@ def scoring_rule_get(*, pk: Any) -> ScoringRule:
 
 
 def scoring_rule_create(*, user: Principal, data: dict[str, Any]) -> ScoringRule:
-    _require_admin(user)
+    require_admin(user, SCORING_ADMIN_ONLY)
     rule = ScoringRule(**clean_rule(data))
     rule.save()
     _rescore_later()
@@ -315,7 +312,7 @@ def scoring_rule_create(*, user: Principal, data: dict[str, Any]) -> ScoringRule
 
 
 def scoring_rule_update(*, user: Principal, rule: ScoringRule, data: dict[str, Any]) -> ScoringRule:
-    _require_admin(user)
+    require_admin(user, SCORING_ADMIN_ONLY)
     for name, value in clean_rule(data, instance=rule).items():
         setattr(rule, name, value)
     rule.save()
@@ -324,7 +321,7 @@ def scoring_rule_update(*, user: Principal, rule: ScoringRule, data: dict[str, A
 
 
 def scoring_rule_delete(*, user: Principal, rule: ScoringRule) -> None:
-    _require_admin(user)
+    require_admin(user, SCORING_ADMIN_ONLY)
     rule.delete()
     _rescore_later()
 

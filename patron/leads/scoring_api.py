@@ -17,9 +17,8 @@ from django.http import HttpRequest, HttpResponse
 from ninja import Router, Schema, Status
 from pydantic import ConfigDict, Field
 
-from patron.core.api.auth import request_user
+from patron.core.api.auth import request_admin, request_user
 from patron.core.api.problems import problem_responses
-from patron.core.exceptions import PermissionDenied
 from patron.core.jobs import job_start
 from patron.leads.models import ScoringRule
 from patron.leads.policy_services import lead_settings
@@ -35,18 +34,11 @@ from patron.leads.scoring_sources import behaviour_sources
 from patron.leads.selectors import lead_get
 from patron.leads.tasks import REFIT_JOB_KIND, REFIT_JOB_TASK
 
+SCORING_ADMIN_ONLY = "Only administrators may see and change scoring rules and the model."
+
 router = Router(tags=["Lead scoring"])
 
 _ADMIN = "Administrators only (403 otherwise)."
-
-
-def _admin(request: HttpRequest) -> Any:
-    user = request_user(request)
-    if not user.access_profile().is_admin:
-        raise PermissionDenied(
-            "Only administrators may see and change scoring rules and the model."
-        )
-    return user
 
 
 class FiredRule(Schema):
@@ -174,7 +166,7 @@ def _rule_out(rule: ScoringRule) -> dict[str, Any]:
     operation_id="scoring_rule_list",
 )
 def rules_list(request: HttpRequest) -> list[dict[str, Any]]:
-    _admin(request)
+    request_admin(request, SCORING_ADMIN_ONLY)
     return [_rule_out(rule) for rule in ScoringRule.objects.order_by("position", "id")]
 
 
@@ -187,7 +179,9 @@ def rules_list(request: HttpRequest) -> list[dict[str, Any]]:
     operation_id="scoring_rule_create",
 )
 def rules_create(request: HttpRequest, payload: RuleInput) -> Status[dict[str, Any]]:
-    rule = scoring_rule_create(user=_admin(request), data=payload.model_dump())
+    rule = scoring_rule_create(
+        user=request_admin(request, SCORING_ADMIN_ONLY), data=payload.model_dump()
+    )
     return Status(201, _rule_out(rule))
 
 
@@ -199,7 +193,7 @@ def rules_create(request: HttpRequest, payload: RuleInput) -> Status[dict[str, A
     operation_id="scoring_rule_get",
 )
 def rules_get(request: HttpRequest, rule_id: int) -> dict[str, Any]:
-    _admin(request)
+    request_admin(request, SCORING_ADMIN_ONLY)
     return _rule_out(scoring_rule_get(pk=rule_id))
 
 
@@ -211,7 +205,7 @@ def rules_get(request: HttpRequest, rule_id: int) -> dict[str, Any]:
     operation_id="scoring_rule_update",
 )
 def rules_update(request: HttpRequest, rule_id: int, payload: RulePatch) -> dict[str, Any]:
-    user = _admin(request)
+    user = request_admin(request, SCORING_ADMIN_ONLY)
     rule = scoring_rule_get(pk=rule_id)
     data = payload.model_dump(include=payload.model_fields_set)
     return _rule_out(scoring_rule_update(user=user, rule=rule, data=data))
@@ -225,7 +219,7 @@ def rules_update(request: HttpRequest, rule_id: int, payload: RulePatch) -> dict
     operation_id="scoring_rule_delete",
 )
 def rules_delete(request: HttpRequest, rule_id: int) -> HttpResponse:
-    user = _admin(request)
+    user = request_admin(request, SCORING_ADMIN_ONLY)
     scoring_rule_delete(user=user, rule=scoring_rule_get(pk=rule_id))
     return HttpResponse(status=204)
 
@@ -244,7 +238,7 @@ class BehaviourOut(Schema):
     operation_id="scoring_behaviour_list",
 )
 def behaviours_list(request: HttpRequest) -> list[dict[str, str]]:
-    _admin(request)
+    request_admin(request, SCORING_ADMIN_ONLY)
     return [{"event_type": s.event_type, "label": s.label} for s in behaviour_sources()]
 
 
@@ -278,7 +272,7 @@ class ModelOut(Schema):
     operation_id="score_model_get",
 )
 def model_get(request: HttpRequest) -> dict[str, Any]:
-    _admin(request)
+    request_admin(request, SCORING_ADMIN_ONLY)
     model, known = current_model(), history()
     weights = []
     if model is not None:
@@ -323,6 +317,6 @@ class RefitOut(Schema):
     operation_id="score_model_refit",
 )
 def model_refit(request: HttpRequest) -> Status[dict[str, Any]]:
-    user = _admin(request)
+    user = request_admin(request, SCORING_ADMIN_ONLY)
     job = job_start(kind=REFIT_JOB_KIND, user=user, params={}, task_name=REFIT_JOB_TASK)
     return Status(202, {"job": job.pk, "message": history().message})

@@ -21,3 +21,6 @@ class OrdersConfig(AppConfig):
         register_analytics_dimensions()
         register_quotes_ui()
         register_quote_timeline()
+        from patron.orders.imports import register_imports
+
+        register_imports()

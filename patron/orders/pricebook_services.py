@@ -11,21 +11,16 @@ from typing import Any
 
 from django.db import transaction
 
-from patron.core.exceptions import PermissionDenied, ValidationFailed
-from patron.core.visibility import Principal
+from patron.core.exceptions import ValidationFailed
+from patron.core.visibility import Principal, require_admin
 from patron.orders.models import PriceBook, PriceBookEntry, Product
 
 PRICE_BOOK_FIELDS = frozenset(
     {"name", "currency", "segment", "is_standard", "active", "description"}
 )
+
+ADMIN_ONLY = "Only administrators manage price books; ask one to change this price."
 MAX_PRICE = Decimal("9999999999999999.99")
-
-
-def _require_admin(user: Principal) -> None:
-    if not getattr(user, "is_admin", False):
-        raise PermissionDenied(
-            "Only administrators manage price books; ask one to change this price."
-        )
 
 
 def _clean_book(fields: dict[str, Any], instance: PriceBook) -> dict[str, Any]:
@@ -79,14 +74,14 @@ def _clean_book(fields: dict[str, Any], instance: PriceBook) -> dict[str, Any]:
 
 
 def price_book_create(*, user: Principal, **fields: Any) -> PriceBook:
-    _require_admin(user)
+    require_admin(user, ADMIN_ONLY)
     cleaned = _clean_book(fields, PriceBook())
     with transaction.atomic():
         return PriceBook.objects.create(**cleaned)
 
 
 def price_book_update(*, user: Principal, price_book: PriceBook, **fields: Any) -> PriceBook:
-    _require_admin(user)
+    require_admin(user, ADMIN_ONLY)
     cleaned = _clean_book(fields, price_book)
     for name, value in cleaned.items():
         setattr(price_book, name, value)
@@ -126,7 +121,7 @@ def price_book_entry_set(
     active: bool = True,
 ) -> PriceBookEntry:
     """Set ``product``'s list price in ``price_book`` (adds the entry or changes it)."""
-    _require_admin(user)
+    require_admin(user, ADMIN_ONLY)
     product = None
     if isinstance(product_id, int) or (isinstance(product_id, str) and product_id.isdigit()):
         product = Product.objects.filter(pk=int(product_id)).first()
@@ -148,5 +143,5 @@ def price_book_entry_set(
 
 
 def price_book_entry_remove(*, user: Principal, entry: PriceBookEntry) -> None:
-    _require_admin(user)
+    require_admin(user, ADMIN_ONLY)
     entry.delete()

@@ -36,6 +36,12 @@ class PipelineConfig(AppConfig):
 
         register_lead_conversion()
         register_territory_forecasts()
+        from patron.pipeline.imports import register_imports
+
+        register_imports()
+        from patron.pipeline.quality import register_quality
+
+        register_quality()
         from patron.core.context_processors import NavItem, register_nav_item
 
         register_nav_item(

@@ -21,18 +21,16 @@ from django.utils import timezone
 
 from patron.core import events, records, search
 from patron.core.choices import Via
-from patron.core.exceptions import PermissionDenied, ValidationFailed
+from patron.core.exceptions import ValidationFailed
 from patron.core.models import ExchangeRate
 from patron.core.org import org_settings
+from patron.core.visibility import require_admin
 from patron.pipeline.choices import ForecastCategory
 from patron.pipeline.models import LossReason, Opportunity, Pipeline, Stage, StageHistory
 
+ADMIN_ONLY = "Only administrators change the sales configuration."
+
 Errors = dict[str, list[str]]
-
-
-def _require_admin(user: Any) -> None:
-    if not getattr(user, "is_admin", False):
-        raise PermissionDenied("Only administrators change the sales configuration.")
 
 
 def _name(value: Any, errors: Errors, *, what: str) -> str:
@@ -72,7 +70,7 @@ def pipeline_save(
 ) -> Pipeline:
     """Create (``pipeline`` None) or change a pipeline; making it the default un-defaults the
     previous one, so there is always at most one."""
-    _require_admin(user)
+    require_admin(user, ADMIN_ONLY)
     errors: Errors = {}
     clean_name = _name(name, errors, what="pipeline")
     order = _position(position, errors)
@@ -104,7 +102,7 @@ def pipeline_save(
 
 
 def pipeline_delete(*, user: Any, pipeline: Pipeline) -> None:
-    _require_admin(user)
+    require_admin(user, ADMIN_ONLY)
     used = Opportunity.all_objects.filter(pipeline=pipeline).count()
     if used:
         raise ValidationFailed(
@@ -171,7 +169,7 @@ def stage_save(
 
     Opportunities keep the probability and category they have; new moves use the new values.
     """
-    _require_admin(user)
+    require_admin(user, ADMIN_ONLY)
     errors: Errors = {}
     clean_name = _name(name, errors, what="stage")
     clean_probability = _probability(probability, errors)
@@ -215,7 +213,7 @@ def stage_save(
 
 def stage_reorder(*, user: Any, pipeline: Pipeline, stage_ids: list[int]) -> None:
     """Put the stages of ``pipeline`` in the order of ``stage_ids`` (every stage, once)."""
-    _require_admin(user)
+    require_admin(user, ADMIN_ONLY)
     current = {s.pk: s for s in pipeline.stages.all()}
     if sorted(stage_ids) != sorted(current):
         raise ValidationFailed(
@@ -298,7 +296,7 @@ def stage_delete(*, user: Any, stage: Stage, move_to: Stage | None = None) -> in
     Returns how many opportunities moved. A stage that past moves refer to stays in the
     database as an inactive stage, so the stage history and reports keep its name.
     """
-    _require_admin(user)
+    require_admin(user, ADMIN_ONLY)
     in_stage = list(Opportunity.all_objects.filter(stage=stage).select_related("stage"))
     if in_stage and move_to is None:
         raise ValidationFailed(
@@ -335,7 +333,7 @@ def loss_reason_save(
     active: bool = True,
     position: Any = None,
 ) -> LossReason:
-    _require_admin(user)
+    require_admin(user, ADMIN_ONLY)
     errors: Errors = {}
     clean_name = _name(name, errors, what="loss reason")
     order = _position(position, errors)
@@ -356,7 +354,7 @@ def loss_reason_save(
 
 
 def loss_reason_delete(*, user: Any, reason: LossReason) -> None:
-    _require_admin(user)
+    require_admin(user, ADMIN_ONLY)
     used = Opportunity.all_objects.filter(loss_reason=reason).count()
     if used:
         raise ValidationFailed(
@@ -381,7 +379,7 @@ def exchange_rate_save(
 ) -> ExchangeRate:
     """Record that one ``currency`` is worth ``value`` units of the organisation's currency
     from ``valid_from`` on."""
-    _require_admin(user)
+    require_admin(user, ADMIN_ONLY)
     errors: Errors = {}
     code = str(currency or "").strip().upper()
     org_currency = org_settings().default_currency.upper()
@@ -422,7 +420,7 @@ def exchange_rate_save(
 
 
 def exchange_rate_delete(*, user: Any, rate: ExchangeRate) -> None:
-    _require_admin(user)
+    require_admin(user, ADMIN_ONLY)
     with _reconverting({rate.currency}):
         # A queryset delete leaves ``rate`` intact if the change is refused and rolled back.
         ExchangeRate.objects.filter(pk=rate.pk).delete()

@@ -50,7 +50,7 @@ from patron.activities.models import Activity, ActivityLink
 from patron.activities.services import activity_create
 from patron.core.choices import Action, Via
 from patron.core.exceptions import PermissionDenied, RecordNotFound, ValidationFailed
-from patron.core.visibility import Principal, can_access
+from patron.core.visibility import Principal, can_access, require_admin
 from patron.pipeline.choices import ForecastCategory
 from patron.pipeline.models import (
     ChecklistTick,
@@ -73,6 +73,8 @@ STAGE_KEYS = (
     "email_templates",
     "activity_plan",
 )
+
+PLAYBOOK_ADMIN_ONLY = "Only administrators change playbooks."
 # Columns the services derive or that belong to the record's bookkeeping: a playbook cannot
 # ask a rep to "fill them in".
 _NOT_REQUIRABLE = frozenset(
@@ -341,11 +343,6 @@ def parse_yaml(text: str) -> dict[str, Any]:
 # --- services ---------------------------------------------------------------------------------
 
 
-def _admin_only(user: Principal) -> None:
-    if not getattr(user, "is_admin", False):
-        raise PermissionDenied("Only administrators change playbooks.")
-
-
 def playbook_create(
     *,
     user: Principal,
@@ -355,7 +352,7 @@ def playbook_create(
     note: str = "",
 ) -> Playbook:
     """A playbook for ``pipeline`` (one per pipeline), with version 1 if ``definition``."""
-    _admin_only(user)
+    require_admin(user, PLAYBOOK_ADMIN_ONLY)
     name = (name or "").strip()
     if not name:
         raise ValidationFailed("Name the playbook.", errors={"name": ["Name the playbook."]})
@@ -381,7 +378,7 @@ def playbook_publish_version(
     *, user: Principal, playbook: Playbook, definition: Any, note: str = ""
 ) -> PlaybookVersion:
     """A new immutable version from ``definition``; it becomes the active version."""
-    _admin_only(user)
+    require_admin(user, PLAYBOOK_ADMIN_ONLY)
     clean = validate_definition(definition, pipeline=playbook.pipeline)
     note = (note or "").strip()
     if len(note) > 255:
@@ -406,7 +403,7 @@ def playbook_publish_version(
 
 def playbook_import_yaml(*, user: Principal, text: str) -> PlaybookVersion:
     """Publish the exported YAML ``text`` as a new version (creating the playbook if new)."""
-    _admin_only(user)
+    require_admin(user, PLAYBOOK_ADMIN_ONLY)
     document = parse_yaml(text)
     errors: dict[str, list[str]] = {}
     pipeline_name = document.get("pipeline")

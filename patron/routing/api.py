@@ -15,7 +15,7 @@ from django.http import HttpRequest
 from ninja import Query, Router, Schema, Status
 from pydantic import ConfigDict, Field
 
-from patron.core.api.auth import request_user
+from patron.core.api.auth import request_admin, request_user
 from patron.core.api.openapi import filter_parameters
 from patron.core.api.pagination import (
     ListParams,
@@ -27,7 +27,7 @@ from patron.core.api.pagination import (
 )
 from patron.core.api.problems import problem_responses
 from patron.core.choices import Action
-from patron.core.exceptions import PermissionDenied, RecordNotFound, ValidationFailed
+from patron.core.exceptions import RecordNotFound, ValidationFailed
 from patron.routing import selectors, services
 from patron.routing.choices import Strategy
 from patron.routing.filters import (
@@ -52,18 +52,13 @@ from patron.routing.models import (
 from patron.routing.registry import routable
 from patron.users.models import User
 
+ROUTING_ADMIN_ONLY = "The routing configuration is for administrators."
+
 router = Router(tags=["Routing"])
 
 LIST_ERRORS = problem_responses(400, 401, 403, 422)
 WRITE_ERRORS = problem_responses(400, 401, 403, 404, 422)
 ADMIN_ONLY = "Administrators only. "
-
-
-def _admin(request: HttpRequest) -> User:
-    user: User = request_user(request)
-    if not user.is_admin:
-        raise PermissionDenied("The routing configuration is for administrators.")
-    return user
 
 
 def _sent(payload: Schema) -> dict[str, Any]:
@@ -456,7 +451,7 @@ def _page(
     operation_id="routing_object_types",
 )
 def object_types(request: HttpRequest) -> list[dict[str, Any]]:
-    _admin(request)
+    request_admin(request, ROUTING_ADMIN_ONLY)
     from patron.routing.registry import routables
 
     return [
@@ -481,7 +476,7 @@ def object_types(request: HttpRequest) -> list[dict[str, Any]]:
     openapi_extra={"parameters": filter_parameters(PoolFilter)},
 )
 def pool_index(request: HttpRequest, params: Query[ListParams]) -> dict[str, Any]:
-    _admin(request)
+    request_admin(request, ROUTING_ADMIN_ONLY)
     rows, next_cursor = _page(
         request, selectors.pool_list(), PoolFilter, POOL_SORTS, "name", params
     )
@@ -496,7 +491,7 @@ def pool_index(request: HttpRequest, params: Query[ListParams]) -> dict[str, Any
     operation_id="routing_pool_create",
 )
 def pool_create(request: HttpRequest, payload: PoolIn) -> Status[Any]:
-    user = _admin(request)
+    user = request_admin(request, ROUTING_ADMIN_ONLY)
     data = payload.model_dump()
     data["queue_id"] = data.pop("queue")
     pool = services.pool_save(user=user, **data)
@@ -510,7 +505,7 @@ def pool_create(request: HttpRequest, payload: PoolIn) -> Status[Any]:
     operation_id="routing_pool_get",
 )
 def pool_detail(request: HttpRequest, pool_id: int) -> dict[str, Any]:
-    _admin(request)
+    request_admin(request, ROUTING_ADMIN_ONLY)
     return _pool(selectors.pool_get(pk=pool_id))
 
 
@@ -522,7 +517,7 @@ def pool_detail(request: HttpRequest, pool_id: int) -> dict[str, Any]:
     operation_id="routing_pool_update",
 )
 def pool_update(request: HttpRequest, pool_id: int, payload: PoolPatch) -> dict[str, Any]:
-    user = _admin(request)
+    user = request_admin(request, ROUTING_ADMIN_ONLY)
     pool = selectors.pool_get(pk=pool_id)
     data: dict[str, Any] = {
         "name": pool.name,
@@ -549,7 +544,7 @@ def pool_update(request: HttpRequest, pool_id: int, payload: PoolPatch) -> dict[
     operation_id="routing_pool_delete",
 )
 def pool_remove(request: HttpRequest, pool_id: int) -> Status[None]:
-    user = _admin(request)
+    user = request_admin(request, ROUTING_ADMIN_ONLY)
     services.pool_delete(user=user, pool=selectors.pool_get(pk=pool_id))
     return Status(204, None)
 
@@ -564,7 +559,7 @@ def pool_remove(request: HttpRequest, pool_id: int) -> Status[None]:
     operation_id="routing_member_list",
 )
 def member_index(request: HttpRequest, pool_id: int) -> list[dict[str, Any]]:
-    _admin(request)
+    request_admin(request, ROUTING_ADMIN_ONLY)
     pool = selectors.pool_get(pk=pool_id)
     return [_member(m) for m in selectors.pool_members(pool=pool)]
 
@@ -576,7 +571,7 @@ def member_index(request: HttpRequest, pool_id: int) -> list[dict[str, Any]]:
     operation_id="routing_member_create",
 )
 def member_create(request: HttpRequest, pool_id: int, payload: MemberIn) -> Status[Any]:
-    user = _admin(request)
+    user = request_admin(request, ROUTING_ADMIN_ONLY)
     pool = selectors.pool_get(pk=pool_id)
     data = payload.model_dump()
     member = services.member_add(
@@ -597,7 +592,7 @@ def member_create(request: HttpRequest, pool_id: int, payload: MemberIn) -> Stat
     operation_id="routing_member_update",
 )
 def member_update(request: HttpRequest, member_id: int, payload: MemberPatch) -> dict[str, Any]:
-    user = _admin(request)
+    user = request_admin(request, ROUTING_ADMIN_ONLY)
     member = selectors.member_get(pk=member_id)
     sent = _sent(payload)
     paused = sent.pop("is_paused", None)
@@ -622,7 +617,7 @@ def member_update(request: HttpRequest, member_id: int, payload: MemberPatch) ->
     operation_id="routing_member_delete",
 )
 def member_remove(request: HttpRequest, member_id: int) -> Status[None]:
-    user = _admin(request)
+    user = request_admin(request, ROUTING_ADMIN_ONLY)
     services.member_remove(user=user, member=selectors.member_get(pk=member_id))
     return Status(204, None)
 
@@ -634,7 +629,7 @@ def member_remove(request: HttpRequest, member_id: int) -> Status[None]:
     operation_id="routing_skill_set",
 )
 def skill_add(request: HttpRequest, member_id: int, payload: SkillIn) -> Status[Any]:
-    user = _admin(request)
+    user = request_admin(request, ROUTING_ADMIN_ONLY)
     member = selectors.member_get(pk=member_id)
     skill = services.skill_set(user=user, member=member, **payload.model_dump())
     return Status(
@@ -649,7 +644,7 @@ def skill_add(request: HttpRequest, member_id: int, payload: SkillIn) -> Status[
     operation_id="routing_skill_delete",
 )
 def skill_delete(request: HttpRequest, member_id: int, skill_id: int) -> Status[None]:
-    user = _admin(request)
+    user = request_admin(request, ROUTING_ADMIN_ONLY)
     skill = MemberSkill.objects.filter(pk=skill_id, member_id=member_id).first()
     if skill is None:
         raise RecordNotFound("No such skill on this member.")
@@ -669,7 +664,7 @@ def skill_delete(request: HttpRequest, member_id: int, skill_id: int) -> Status[
     openapi_extra={"parameters": filter_parameters(QueueFilter)},
 )
 def queue_index(request: HttpRequest, params: Query[ListParams]) -> dict[str, Any]:
-    _admin(request)
+    request_admin(request, ROUTING_ADMIN_ONLY)
     rows, next_cursor = _page(
         request, selectors.queue_list(), QueueFilter, QUEUE_SORTS, "name", params
     )
@@ -683,7 +678,7 @@ def queue_index(request: HttpRequest, params: Query[ListParams]) -> dict[str, An
     operation_id="routing_queue_create",
 )
 def queue_create(request: HttpRequest, payload: QueueIn) -> Status[Any]:
-    user = _admin(request)
+    user = request_admin(request, ROUTING_ADMIN_ONLY)
     data = payload.model_dump()
     queue = services.queue_save(user=user, member_ids=data.pop("members"), **data)
     return Status(201, _queue(selectors.queue_get(pk=queue.pk)))
@@ -696,7 +691,7 @@ def queue_create(request: HttpRequest, payload: QueueIn) -> Status[Any]:
     operation_id="routing_queue_get",
 )
 def queue_detail(request: HttpRequest, queue_id: int) -> dict[str, Any]:
-    _admin(request)
+    request_admin(request, ROUTING_ADMIN_ONLY)
     return _queue(selectors.queue_get(pk=queue_id))
 
 
@@ -707,7 +702,7 @@ def queue_detail(request: HttpRequest, queue_id: int) -> dict[str, Any]:
     operation_id="routing_queue_update",
 )
 def queue_update(request: HttpRequest, queue_id: int, payload: QueuePatch) -> dict[str, Any]:
-    user = _admin(request)
+    user = request_admin(request, ROUTING_ADMIN_ONLY)
     queue = selectors.queue_get(pk=queue_id)
     sent = _sent(payload)
     services.queue_save(
@@ -729,7 +724,7 @@ def queue_update(request: HttpRequest, queue_id: int, payload: QueuePatch) -> di
     operation_id="routing_queue_delete",
 )
 def queue_remove(request: HttpRequest, queue_id: int) -> Status[None]:
-    user = _admin(request)
+    user = request_admin(request, ROUTING_ADMIN_ONLY)
     services.queue_delete(user=user, queue=selectors.queue_get(pk=queue_id))
     return Status(204, None)
 
@@ -746,7 +741,7 @@ def queue_remove(request: HttpRequest, queue_id: int) -> Status[None]:
     openapi_extra={"parameters": filter_parameters(RuleFilter)},
 )
 def rule_index(request: HttpRequest, params: Query[ListParams]) -> dict[str, Any]:
-    _admin(request)
+    request_admin(request, ROUTING_ADMIN_ONLY)
     rows, next_cursor = _page(
         request, selectors.rule_list(), RuleFilter, RULE_SORTS, "position", params
     )
@@ -762,7 +757,7 @@ def rule_index(request: HttpRequest, params: Query[ListParams]) -> dict[str, Any
     operation_id="routing_rule_create",
 )
 def rule_create(request: HttpRequest, payload: RuleIn) -> Status[Any]:
-    user = _admin(request)
+    user = request_admin(request, ROUTING_ADMIN_ONLY)
     data = payload.model_dump()
     data["pool_id"] = data.pop("pool")
     rule = services.rule_save(user=user, **data)
@@ -776,7 +771,7 @@ def rule_create(request: HttpRequest, payload: RuleIn) -> Status[Any]:
     operation_id="routing_rule_reorder",
 )
 def rule_reorder(request: HttpRequest, payload: ReorderIn) -> list[dict[str, Any]]:
-    user = _admin(request)
+    user = request_admin(request, ROUTING_ADMIN_ONLY)
     rules = services.rule_reorder(
         user=user, object_type=payload.object_type, rule_ids=payload.rule_ids
     )
@@ -790,7 +785,7 @@ def rule_reorder(request: HttpRequest, payload: ReorderIn) -> list[dict[str, Any
     operation_id="routing_rule_get",
 )
 def rule_detail(request: HttpRequest, rule_id: int) -> dict[str, Any]:
-    _admin(request)
+    request_admin(request, ROUTING_ADMIN_ONLY)
     return _rule(selectors.rule_get(pk=rule_id))
 
 
@@ -801,7 +796,7 @@ def rule_detail(request: HttpRequest, rule_id: int) -> dict[str, Any]:
     operation_id="routing_rule_update",
 )
 def rule_update(request: HttpRequest, rule_id: int, payload: RulePatch) -> dict[str, Any]:
-    user = _admin(request)
+    user = request_admin(request, ROUTING_ADMIN_ONLY)
     rule = selectors.rule_get(pk=rule_id)
     data = {
         "object_type": rule.object_type,
@@ -827,7 +822,7 @@ def rule_update(request: HttpRequest, rule_id: int, payload: RulePatch) -> dict[
     operation_id="routing_rule_delete",
 )
 def rule_remove(request: HttpRequest, rule_id: int) -> Status[None]:
-    user = _admin(request)
+    user = request_admin(request, ROUTING_ADMIN_ONLY)
     services.rule_delete(user=user, rule=selectors.rule_get(pk=rule_id))
     return Status(204, None)
 
@@ -961,7 +956,7 @@ def item_route(request: HttpRequest, object_type: str, item_id: int) -> dict[str
     openapi_extra={"parameters": filter_parameters(DecisionFilter)},
 )
 def decision_index(request: HttpRequest, params: Query[ListParams]) -> dict[str, Any]:
-    _admin(request)
+    request_admin(request, ROUTING_ADMIN_ONLY)
     rows, next_cursor = _page(
         request, selectors.decision_log(), DecisionFilter, DECISION_SORTS, "-created", params
     )

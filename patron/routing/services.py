@@ -31,7 +31,7 @@ from patron.core import events
 from patron.core.choices import Action
 from patron.core.exceptions import PermissionDenied, ValidationFailed
 from patron.core.models import BusinessRecord
-from patron.core.visibility import can_access
+from patron.core.visibility import can_access, require_admin
 from patron.routing import availability as hours
 from patron.routing.choices import DecisionKind, SkillKind, SkipReason, Strategy
 from patron.routing.conditions import (
@@ -66,6 +66,8 @@ ITEM_INDEPENDENT_STRATEGIES = frozenset(
         Strategy.FIRST_AVAILABLE,
     }
 )
+
+ADMIN_ONLY = "Only administrators change the routing configuration."
 MAX_REASON_LENGTH = 1000
 # Waiting items assigned per transaction: the chunk's log rows and assignment rows are
 # written with one statement each.
@@ -1067,11 +1069,6 @@ def _assign_waiting_chunk(
 # --- administration --------------------------------------------------------------------------
 
 
-def _require_admin(user: Any) -> None:
-    if not getattr(user, "is_admin", False):
-        raise PermissionDenied("Only administrators change the routing configuration.")
-
-
 def _text_field(
     value: Any, errors: Errors, *, key: str, what: str, limit: int, required: bool
 ) -> str:
@@ -1136,7 +1133,7 @@ def queue_save(
     member_ids: Sequence[int] | None = None,
 ) -> RoutingQueue:
     """Create (``queue`` None) or change a queue; ``member_ids`` replaces its users."""
-    _require_admin(user)
+    require_admin(user, ADMIN_ONLY)
     errors: Errors = {}
     clean_name = _text_field(
         name, errors, key="name", what="queue a name", limit=150, required=True
@@ -1167,7 +1164,7 @@ def queue_save(
 
 
 def queue_delete(*, user: Any, queue: RoutingQueue) -> None:
-    _require_admin(user)
+    require_admin(user, ADMIN_ONLY)
     if Pool.objects.filter(queue=queue).exists():
         raise ValidationFailed(
             f"“{queue}” is the waiting queue of a pool.",
@@ -1188,7 +1185,7 @@ def pool_save(
     relax_skills_after_minutes: Any = None,
     is_active: bool = True,
 ) -> Pool:
-    _require_admin(user)
+    require_admin(user, ADMIN_ONLY)
     errors: Errors = {}
     clean_name = _text_field(name, errors, key="name", what="pool a name", limit=150, required=True)
     clean_description = _text_field(
@@ -1223,7 +1220,7 @@ def pool_save(
 
 
 def pool_delete(*, user: Any, pool: Pool) -> None:
-    _require_admin(user)
+    require_admin(user, ADMIN_ONLY)
     if pool.rules.exists():
         raise ValidationFailed(
             f"Rules send items to “{pool}”.",
@@ -1258,7 +1255,7 @@ def member_add(
     position: Any = None,
 ) -> PoolMember:
     """Add a user or a queue to ``pool`` (at the end unless ``position`` is given)."""
-    _require_admin(user)
+    require_admin(user, ADMIN_ONLY)
     errors: Errors = {}
     values = _member_settings(
         errors,
@@ -1311,7 +1308,7 @@ def member_update(
     position: Any = None,
 ) -> PoolMember:
     """Change weight, capacity and order. Counters are left alone (they are live)."""
-    _require_admin(user)
+    require_admin(user, ADMIN_ONLY)
     errors: Errors = {}
     values = _member_settings(
         errors,
@@ -1331,13 +1328,13 @@ def member_update(
 
 
 def member_remove(*, user: Any, member: PoolMember) -> None:
-    _require_admin(user)
+    require_admin(user, ADMIN_ONLY)
     member.delete()
 
 
 def member_set_paused(*, user: Any, member: PoolMember, paused: bool) -> PoolMember:
     """Pause (no new items in this pool) or resume; resuming assigns waiting items."""
-    _require_admin(user)
+    require_admin(user, ADMIN_ONLY)
     with transaction.atomic():
         PoolMember.objects.filter(pk=member.pk).update(is_paused=bool(paused))
         if not paused:
@@ -1350,7 +1347,7 @@ def skill_set(
     *, user: Any, member: PoolMember, kind: Any, value: Any, level: Any = 1
 ) -> MemberSkill:
     """Add a skill to a member or change its level."""
-    _require_admin(user)
+    require_admin(user, ADMIN_ONLY)
     errors: Errors = {}
     if kind not in SkillKind.values:
         errors["kind"] = [f"Choose one of: {', '.join(SkillKind.values)}."]
@@ -1369,7 +1366,7 @@ def skill_set(
 
 
 def skill_remove(*, user: Any, skill: MemberSkill) -> None:
-    _require_admin(user)
+    require_admin(user, ADMIN_ONLY)
     skill.delete()
 
 
@@ -1387,7 +1384,7 @@ def rule_save(
     position: Any = None,
 ) -> AssignmentRule:
     """Create or change a rule; the conditions are checked against the type's fields."""
-    _require_admin(user)
+    require_admin(user, ADMIN_ONLY)
     errors: Errors = {}
     clean_name = _text_field(name, errors, key="name", what="rule a name", limit=150, required=True)
     clean_type = _object_type(object_type, errors)
@@ -1437,13 +1434,13 @@ def rule_save(
 
 
 def rule_delete(*, user: Any, rule: AssignmentRule) -> None:
-    _require_admin(user)
+    require_admin(user, ADMIN_ONLY)
     rule.delete()
 
 
 def rule_reorder(*, user: Any, object_type: str, rule_ids: Sequence[int]) -> list[AssignmentRule]:
     """Put the type's rules in the order given (every rule of the type, each once)."""
-    _require_admin(user)
+    require_admin(user, ADMIN_ONLY)
     rules = {r.pk: r for r in AssignmentRule.objects.filter(object_type=object_type)}
     if sorted(rule_ids) != sorted(rules) or len(set(rule_ids)) != len(rule_ids):
         raise ValidationFailed(

@@ -20,7 +20,7 @@ from django.http import HttpRequest, StreamingHttpResponse
 from ninja import Router, Schema, Status
 from pydantic import ConfigDict, Field
 
-from patron.core.api.auth import request_user
+from patron.core.api.auth import request_admin, request_user
 from patron.core.api.problems import problem_responses
 from patron.core.exceptions import RecordNotFound, ValidationFailed
 from patron.core.jobs import job_url
@@ -253,12 +253,6 @@ class CompareOut(Schema):
 # --- helpers ----------------------------------------------------------------------------------
 
 
-def _admin(request: HttpRequest) -> User:
-    user: User = request_user(request)
-    services.require_admin(user)
-    return user
-
-
 def _model_out(model: TerritoryModel) -> dict[str, Any]:
     return {
         "id": model.pk,
@@ -384,7 +378,9 @@ def model_list(request: HttpRequest) -> Any:
 )
 def model_create(request: HttpRequest, payload: ModelIn) -> Status[Any]:
     model = services.model_create(
-        user=_admin(request), name=payload.name, description=payload.description
+        user=request_admin(request, services.ADMIN_ONLY),
+        name=payload.name,
+        description=payload.description,
     )
     return Status(201, _model_out(model))
 
@@ -408,7 +404,7 @@ def model_get(request: HttpRequest, model_id: int) -> Any:
     operation_id="territory_model_update",
 )
 def model_update(request: HttpRequest, model_id: int, payload: ModelIn) -> Any:
-    user = _admin(request)
+    user = request_admin(request, services.ADMIN_ONLY)
     model = services.model_update(
         user=user,
         model=selectors.model_get(model_id),
@@ -426,7 +422,9 @@ def model_update(request: HttpRequest, model_id: int, payload: ModelIn) -> Any:
     operation_id="territory_model_delete",
 )
 def model_delete(request: HttpRequest, model_id: int) -> Status[None]:
-    services.model_delete(user=_admin(request), model=selectors.model_get(model_id))
+    services.model_delete(
+        user=request_admin(request, services.ADMIN_ONLY), model=selectors.model_get(model_id)
+    )
     return Status(204, None)
 
 
@@ -440,7 +438,9 @@ def model_delete(request: HttpRequest, model_id: int) -> Status[None]:
 )
 def model_copy(request: HttpRequest, model_id: int, payload: CopyIn) -> Status[Any]:
     copy = services.model_copy(
-        user=_admin(request), source=selectors.model_get(model_id), name=payload.name
+        user=request_admin(request, services.ADMIN_ONLY),
+        source=selectors.model_get(model_id),
+        name=payload.name,
     )
     return Status(201, _model_out(copy))
 
@@ -455,7 +455,7 @@ def model_copy(request: HttpRequest, model_id: int, payload: CopyIn) -> Status[A
 )
 def model_activate(request: HttpRequest, model_id: int) -> Status[Any]:
     model = selectors.model_get(model_id)
-    job = services.model_activate(user=_admin(request), model=model)
+    job = services.model_activate(user=request_admin(request, services.ADMIN_ONLY), model=model)
     model.refresh_from_db()
     return Status(202, {"model": _model_out(model), "job": _job_out(job)})
 
@@ -468,7 +468,9 @@ def model_activate(request: HttpRequest, model_id: int) -> Status[Any]:
     operation_id="territory_model_archive",
 )
 def model_archive(request: HttpRequest, model_id: int) -> Any:
-    model = services.model_archive(user=_admin(request), model=selectors.model_get(model_id))
+    model = services.model_archive(
+        user=request_admin(request, services.ADMIN_ONLY), model=selectors.model_get(model_id)
+    )
     return _model_out(model)
 
 
@@ -481,7 +483,9 @@ def model_archive(request: HttpRequest, model_id: int) -> Any:
     operation_id="territory_run_start",
 )
 def run_start(request: HttpRequest, model_id: int) -> Status[Any]:
-    job = services.assignment_run_start(user=_admin(request), model=selectors.model_get(model_id))
+    job = services.assignment_run_start(
+        user=request_admin(request, services.ADMIN_ONLY), model=selectors.model_get(model_id)
+    )
     return Status(202, _job_out(job))
 
 
@@ -493,7 +497,7 @@ def run_start(request: HttpRequest, model_id: int) -> Status[Any]:
     operation_id="territory_run_get",
 )
 def run_get(request: HttpRequest, job_id: int) -> Any:
-    _admin(request)
+    request_admin(request, services.ADMIN_ONLY)
     job = Job.objects.filter(pk=job_id, kind=services.ASSIGN_JOB_KIND).first()
     if job is None:
         raise RecordNotFound(f"There is no territory run with id {job_id}.")
@@ -548,7 +552,7 @@ def model_compare(
     cursor: str = "",
     limit: int = compare.PAGE_SIZE,
 ) -> Any:
-    _admin(request)
+    request_admin(request, services.ADMIN_ONLY)
     if not 1 <= limit <= 200:
         raise ValidationFailed("Bad limit.", errors={"limit": ["Use 1 to 200."]})
     planning = selectors.model_get(model_id)
@@ -633,7 +637,7 @@ def model_compare_csv(
     to_territory: int | None = None,
     user: int | None = None,
 ) -> StreamingHttpResponse:
-    _admin(request)
+    request_admin(request, services.ADMIN_ONLY)
     planning = selectors.model_get(model_id)
     filters = _filters(object_type, from_territory, to_territory, user)
     result = compare.compare(planning=planning, filters=filters)
@@ -676,7 +680,7 @@ def territory_tree(request: HttpRequest, model_id: int) -> Any:
 def territory_create(request: HttpRequest, model_id: int, payload: TerritoryIn) -> Status[Any]:
     from django.db import transaction
 
-    user = _admin(request)
+    user = request_admin(request, services.ADMIN_ONLY)
     model = selectors.model_get(model_id)
     with transaction.atomic():
         territory = services.territory_save(
@@ -713,7 +717,7 @@ def territory_get(request: HttpRequest, territory_id: int) -> Any:
     operation_id="territory_update",
 )
 def territory_update(request: HttpRequest, territory_id: int, payload: TerritoryPatch) -> Any:
-    user = _admin(request)
+    user = request_admin(request, services.ADMIN_ONLY)
     territory = selectors.territory_get(territory_id)
     sent = payload.dict(exclude_unset=True)
     parent = _parent(territory.model, sent["parent"]) if "parent" in sent else territory.parent
@@ -737,7 +741,10 @@ def territory_update(request: HttpRequest, territory_id: int, payload: Territory
     operation_id="territory_delete",
 )
 def territory_delete(request: HttpRequest, territory_id: int) -> Status[None]:
-    services.territory_delete(user=_admin(request), territory=selectors.territory_get(territory_id))
+    services.territory_delete(
+        user=request_admin(request, services.ADMIN_ONLY),
+        territory=selectors.territory_get(territory_id),
+    )
     return Status(204, None)
 
 
@@ -750,7 +757,7 @@ def territory_delete(request: HttpRequest, territory_id: int) -> Status[None]:
 )
 def rules_set(request: HttpRequest, territory_id: int, payload: list[RuleIn]) -> Any:
     rules = services.territory_set_rules(
-        user=_admin(request),
+        user=request_admin(request, services.ADMIN_ONLY),
         territory=selectors.territory_get(territory_id),
         rules=[rule.dict() for rule in payload],
     )
@@ -766,7 +773,7 @@ def rules_set(request: HttpRequest, territory_id: int, payload: list[RuleIn]) ->
 )
 def rule_add(request: HttpRequest, territory_id: int, payload: RuleIn) -> Status[Any]:
     rule = services.rule_add(
-        user=_admin(request),
+        user=request_admin(request, services.ADMIN_ONLY),
         territory=selectors.territory_get(territory_id),
         data=payload.dict(),
     )
@@ -781,7 +788,7 @@ def rule_add(request: HttpRequest, territory_id: int, payload: RuleIn) -> Status
     operation_id="territory_rule_delete",
 )
 def rule_delete(request: HttpRequest, rule_id: int) -> Status[None]:
-    user = _admin(request)
+    user = request_admin(request, services.ADMIN_ONLY)
     rule = TerritoryRule.objects.select_related("territory__model").filter(pk=rule_id).first()
     if rule is None:
         raise RecordNotFound(f"There is no territory rule with id {rule_id}.")
@@ -813,7 +820,7 @@ def member_list(request: HttpRequest, territory_id: int) -> Any:
 )
 def member_set(request: HttpRequest, territory_id: int, payload: MemberIn) -> Any:
     member = services.member_set(
-        user=_admin(request),
+        user=request_admin(request, services.ADMIN_ONLY),
         territory=selectors.territory_get(territory_id),
         member=_user(payload.user),
         role=payload.role,
@@ -829,7 +836,7 @@ def member_set(request: HttpRequest, territory_id: int, payload: MemberIn) -> An
     operation_id="territory_member_remove",
 )
 def member_remove(request: HttpRequest, territory_id: int, user_id: int) -> Status[None]:
-    user = _admin(request)
+    user = request_admin(request, services.ADMIN_ONLY)
     member = (
         TerritoryMember.objects.select_related("territory__model")
         .filter(territory_id=territory_id, user_id=user_id)
@@ -865,7 +872,7 @@ def quota_list(request: HttpRequest, territory_id: int) -> Any:
 )
 def quota_set(request: HttpRequest, territory_id: int, payload: QuotaIn) -> Any:
     quota = services.quota_set(
-        user=_admin(request),
+        user=request_admin(request, services.ADMIN_ONLY),
         territory=selectors.territory_get(territory_id),
         period_start=payload.period_start,
         period_end=payload.period_end,
@@ -883,7 +890,7 @@ def quota_set(request: HttpRequest, territory_id: int, payload: QuotaIn) -> Any:
     operation_id="territory_quota_delete",
 )
 def quota_delete(request: HttpRequest, quota_id: int) -> Status[None]:
-    user = _admin(request)
+    user = request_admin(request, services.ADMIN_ONLY)
     quota = TerritoryQuota.objects.select_related("territory__model").filter(pk=quota_id).first()
     if quota is None:
         raise RecordNotFound(f"There is no territory quota with id {quota_id}.")
@@ -972,7 +979,7 @@ def assignment_list(
     operation_id="territory_assignment_create",
 )
 def assignment_create(request: HttpRequest, territory_id: int, payload: AssignIn) -> Status[Any]:
-    user = _admin(request)
+    user = request_admin(request, services.ADMIN_ONLY)
     territory = selectors.territory_get(territory_id)
     obj = services.record_for(payload.object_type, payload.object_id)
     assignment = services.assignment_set_manual(user=user, territory=territory, obj=obj)
@@ -988,7 +995,7 @@ def assignment_create(request: HttpRequest, territory_id: int, payload: AssignIn
     operation_id="territory_assignment_clear",
 )
 def assignment_clear(request: HttpRequest, model_id: int, object_type: str, object_id: int) -> Any:
-    user = _admin(request)
+    user = request_admin(request, services.ADMIN_ONLY)
     model = selectors.model_get(model_id)
     if model.state == ModelState.ARCHIVED:
         raise ValidationFailed("Archived.", errors={"model": ["The model is archived."]})

@@ -22,9 +22,10 @@ from django.utils import timezone
 
 from patron.core import events
 from patron.core.choices import Via
-from patron.core.exceptions import PermissionDenied, ValidationFailed
+from patron.core.exceptions import ValidationFailed
 from patron.core.jobs import job_execute, job_progress, job_start
 from patron.core.models import ChangeLogEntry, Job
+from patron.core.visibility import require_admin
 from patron.territories.choices import (
     NUMERIC_FIELDS,
     MemberRole,
@@ -55,6 +56,8 @@ from patron.territories.registry import (
     territory_subjects,
 )
 
+ADMIN_ONLY = "Only administrators change territories."
+
 Errors = dict[str, list[str]]
 
 ASSIGN_JOB_KIND = "territories.assign"
@@ -62,11 +65,6 @@ ASSIGN_TASK = "patron.territories.tasks.territory_assignment_run"
 CHUNK = 1000
 MAX_AMOUNT = Decimal("9999999999999999.99")
 MAX_VALUES = 500
-
-
-def require_admin(user: Any) -> None:
-    if not getattr(user, "is_admin", False):
-        raise PermissionDenied("Only administrators change territories.")
 
 
 def _fail(message: str, errors: Errors) -> None:
@@ -112,7 +110,7 @@ def _model_name(name: Any, errors: Errors) -> str:
 
 def model_create(*, user: Any, name: str, description: str = "") -> TerritoryModel:
     """A new, empty planning model."""
-    require_admin(user)
+    require_admin(user, ADMIN_ONLY)
     errors: Errors = {}
     text = _model_name(name, errors)
     _fail("The territory model was not created.", errors)
@@ -124,7 +122,7 @@ def model_create(*, user: Any, name: str, description: str = "") -> TerritoryMod
 def model_update(
     *, user: Any, model: TerritoryModel, name: str, description: str = ""
 ) -> TerritoryModel:
-    require_admin(user)
+    require_admin(user, ADMIN_ONLY)
     errors: Errors = {}
     text = _model_name(name, errors)
     _fail("The territory model was not saved.", errors)
@@ -137,7 +135,7 @@ def model_update(
 def model_copy(*, user: Any, source: TerritoryModel, name: str = "") -> TerritoryModel:
     """A planning model with a copy of ``source``'s territories, rules, members, quotas and
     manual assignments; each copied territory remembers its original for the comparison."""
-    require_admin(user)
+    require_admin(user, ADMIN_ONLY)
     errors: Errors = {}
     text = _model_name(name or f"Copy of {source.name}", errors)
     _fail("The territory model was not copied.", errors)
@@ -207,7 +205,7 @@ def model_copy(*, user: Any, source: TerritoryModel, name: str = "") -> Territor
 def model_activate(*, user: Any, model: TerritoryModel) -> Job:
     """Make a planning model the active one: the active one is archived, the change is
     logged, and the records' assignments are recomputed in a background job (returned)."""
-    require_admin(user)
+    require_admin(user, ADMIN_ONLY)
     locked = TerritoryModel.objects.select_for_update().get(pk=model.pk)
     if locked.state != ModelState.PLANNING:
         raise ValidationFailed(
@@ -242,7 +240,7 @@ def model_activate(*, user: Any, model: TerritoryModel) -> Job:
 @transaction.atomic
 def model_archive(*, user: Any, model: TerritoryModel) -> TerritoryModel:
     """Archive a model (an active one leaves no territory model active)."""
-    require_admin(user)
+    require_admin(user, ADMIN_ONLY)
     if model.state == ModelState.ARCHIVED:
         raise ValidationFailed(
             "The model is archived already.", errors={"state": ["It is archived already."]}
@@ -255,7 +253,7 @@ def model_archive(*, user: Any, model: TerritoryModel) -> TerritoryModel:
 
 
 def model_delete(*, user: Any, model: TerritoryModel) -> None:
-    require_admin(user)
+    require_admin(user, ADMIN_ONLY)
     if model.state != ModelState.PLANNING:
         raise ValidationFailed(
             "Only a planning model can be deleted.",
@@ -290,7 +288,7 @@ def territory_save(
     priority: Any = 0,
 ) -> Territory:
     """Create or update a territory; a parent must be in the same model and not below it."""
-    require_admin(user)
+    require_admin(user, ADMIN_ONLY)
     _editable(model)
     errors: Errors = {}
     text = str(name or "").strip()
@@ -355,7 +353,7 @@ def territory_save(
 
 
 def territory_delete(*, user: Any, territory: Territory) -> None:
-    require_admin(user)
+    require_admin(user, ADMIN_ONLY)
     _editable(territory.model)
     if territory.children.exists():
         raise ValidationFailed(
@@ -518,7 +516,7 @@ def _build_rule(territory: Territory, data: Mapping[str, Any]) -> tuple[Territor
 @transaction.atomic
 def rule_add(*, user: Any, territory: Territory, data: Mapping[str, Any]) -> TerritoryRule:
     """Add one rule (``field``, ``operator``, ``values`` or ``low``/``high``)."""
-    require_admin(user)
+    require_admin(user, ADMIN_ONLY)
     _editable(territory.model)
     rule, errors = _build_rule(territory, data)
     _fail("The rule was not added.", errors)
@@ -532,7 +530,7 @@ def rule_add(*, user: Any, territory: Territory, data: Mapping[str, Any]) -> Ter
 
 @transaction.atomic
 def rule_delete(*, user: Any, rule: TerritoryRule) -> None:
-    require_admin(user)
+    require_admin(user, ADMIN_ONLY)
     _editable(rule.territory.model)
     rule.delete()
     _touch(rule.territory.model)
@@ -544,7 +542,7 @@ def territory_set_rules(
 ) -> list[TerritoryRule]:
     """Replace a territory's rules with ``rules`` (the rule rows of the form): all or none;
     errors are keyed ``rules.<row>.<field>``."""
-    require_admin(user)
+    require_admin(user, ADMIN_ONLY)
     _editable(territory.model)
     errors: Errors = {}
     built: list[TerritoryRule] = []
@@ -570,7 +568,7 @@ def territory_set_rules(
 
 def member_set(*, user: Any, territory: Territory, member: Any, role: str) -> TerritoryMember:
     """Add ``member`` to the territory with ``role`` (or change the role they have)."""
-    require_admin(user)
+    require_admin(user, ADMIN_ONLY)
     _editable(territory.model)
     if role not in MemberRole.values:
         raise ValidationFailed(
@@ -586,7 +584,7 @@ def member_set(*, user: Any, territory: Territory, member: Any, role: str) -> Te
 
 
 def member_remove(*, user: Any, member: TerritoryMember) -> None:
-    require_admin(user)
+    require_admin(user, ADMIN_ONLY)
     _editable(member.territory.model)
     member.delete()
 
@@ -601,7 +599,7 @@ def quota_set(
     currency: str,
 ) -> TerritoryQuota:
     """Set the territory's quota for a period (replacing one starting the same day)."""
-    require_admin(user)
+    require_admin(user, ADMIN_ONLY)
     _editable(territory.model)
     errors: Errors = {}
     if period_start is None:
@@ -633,7 +631,7 @@ def quota_set(
 
 
 def quota_delete(*, user: Any, quota: TerritoryQuota) -> None:
-    require_admin(user)
+    require_admin(user, ADMIN_ONLY)
     _editable(quota.territory.model)
     quota.delete()
 
@@ -721,7 +719,7 @@ def _record(subject: TerritorySubject, object_id: Any) -> Model:
 @transaction.atomic
 def assignment_set_manual(*, user: Any, territory: Territory, obj: Model) -> TerritoryAssignment:
     """Put ``obj`` in ``territory`` by hand: kept when the rules run again."""
-    require_admin(user)
+    require_admin(user, ADMIN_ONLY)
     _editable(territory.model)
     subject = subject_for_model(type(obj))
     if subject is None:
@@ -745,7 +743,7 @@ def assignment_clear_manual(
     *, user: Any, model: TerritoryModel, obj: Model
 ) -> TerritoryAssignment | None:
     """Drop a manual assignment: the record goes back to the territory its rules give."""
-    require_admin(user)
+    require_admin(user, ADMIN_ONLY)
     _editable(model)
     subject = subject_for_model(type(obj))
     if subject is None:
@@ -777,7 +775,7 @@ def record_for(object_type: str, object_id: Any) -> Model:
 
 def assignment_run_start(*, user: Any, model: TerritoryModel) -> Job:
     """Recompute every record's assignment in ``model`` in a background job."""
-    require_admin(user)
+    require_admin(user, ADMIN_ONLY)
     if model.state == ModelState.ARCHIVED:
         raise ValidationFailed(
             "An archived model is not assigned.",

@@ -21,6 +21,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from patron.core.exceptions import PermissionDenied, RecordNotFound, ValidationFailed
 from patron.core.forms import add_service_errors
 from patron.core.views import handles_domain_errors, render_error
+from patron.core.visibility import require_admin
 from patron.territories import compare, selectors, services
 from patron.territories.api import assignment_rows, compare_csv_rows, visible_assignments
 from patron.territories.choices import ModelState
@@ -46,7 +47,7 @@ def _user(request: HttpRequest) -> User:
 
 def _admin(request: HttpRequest) -> User:
     user = _user(request)
-    services.require_admin(user)
+    require_admin(user, services.ADMIN_ONLY)
     return user
 
 

@@ -47,6 +47,7 @@ TOKEN_AREAS = (
     "routing",
     "territories",
     "automation",
+    "data",
     "users",
     "search",
     "admin",

@@ -57,11 +57,26 @@ def test_build_submit_and_approve(page: Page, people: dict[str, Any]) -> None:
     page.locator("#step-0-approver_kind").select_option("manager")
     page.locator("#step-0-timeout_hours").fill("24")
     page.locator("#step-0-escalation").select_option("approver_manager")
+    # Steps are added, moved and removed with buttons (HTMX redraws the form, keeps input).
+    page.get_by_role("button", name="Add a step").click()
+    expect(page.locator("#step-1-name")).to_be_visible()
+    page.locator("#step-1-name").fill("Director")
+    page.get_by_role("button", name="Move step 2 up").click()
+    expect(page.locator("#step-0-name")).to_have_value("Director")
+    expect(page.locator("#step-1-name")).to_have_value("Manager")
+    expect(page.locator("#step-1-timeout_hours")).to_have_value("24")
+    screenshot(page, "approvals-process-steps")
+    page.get_by_role("button", name="Remove step 1").click()
+    expect(page.locator("#step-0-name")).to_have_value("Manager")
+    expect(page.locator("#step-1-name")).to_have_count(0)
     check_page(page)
     screenshot(page, "approvals-process-editor")
-    page.get_by_role("button", name="Save").click()
+    page.get_by_role("button", name="Save", exact=True).click()
     expect(page.get_by_role("link", name="Strategic accounts")).to_be_visible()
-    assert ApprovalProcess.objects.get().steps.get().approver_kind == "manager"
+    # The quote discount process is listed from the start, beside the new one.
+    expect(page.get_by_role("link", name="Quote discount")).to_be_visible()
+    process = ApprovalProcess.objects.get(name="Strategic accounts")
+    assert process.steps.get().approver_kind == "manager"
 
     account = account_create(user=people["rep"], name="First Bank", industry="Banking")
     page.context.clear_cookies()

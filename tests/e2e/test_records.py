@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlencode
 
+import openpyxl
 import pytest
 from django.urls import reverse
 from playwright.sync_api import Locator, Page, expect
@@ -165,10 +166,10 @@ def test_stale_edit_shows_conflict_and_overwrites_nothing(
     assert account.version == 2
 
 
-def start_account_export(page: Page) -> Locator:
+def start_account_export(page: Page, file_format: str = "CSV") -> Locator:
     """Export the account list; the job runs at once (celery_eager): its download link."""
     open_list(page, "account", "Accounts")
-    page.get_by_role("button", name=re.compile(r"export", re.IGNORECASE)).click()
+    page.get_by_role("button", name=f"Export {file_format}", exact=True).click()
     download_link = page.get_by_role("link", name=re.compile(r"download", re.IGNORECASE))
     expect(download_link).to_be_visible()
     return download_link
@@ -189,6 +190,26 @@ def test_export_account_list_to_csv(logged_in_page: Page, e2e_user: Any) -> None
     path = download.path()
     rows = list(csv.DictReader(io.StringIO(path.read_text(encoding="utf-8-sig"))))
     assert sorted(row["name"] for row in rows) == ["Acme Rockets", "Globex Corporation"]
+
+
+def test_export_account_list_to_xlsx(logged_in_page: Page, e2e_user: Any) -> None:
+    page = logged_in_page
+    for name in ("Acme Rockets", "=HYPERLINK(1)"):
+        account_create(user=e2e_user, name=name)
+
+    download_link = start_account_export(page, "XLSX")
+    with page.expect_download() as download_info:
+        download_link.click()
+    download = download_info.value
+
+    assert download.suggested_filename.endswith(".xlsx")
+    # Playwright keeps the download under a name with no extension, which openpyxl refuses.
+    sheet = openpyxl.load_workbook(io.BytesIO(download.path().read_bytes()), read_only=True).active
+    assert sheet is not None
+    rows = list(sheet.iter_rows(values_only=True))
+    names = sorted(str(row[rows[0].index("name")]) for row in rows[1:])
+    # A name that looks like a formula is stored as text, never run by the spreadsheet.
+    assert names == ["'=HYPERLINK(1)", "Acme Rockets"]
 
 
 def test_export_job_page_fits_phone_width(logged_in_page: Page, e2e_user: Any) -> None:

@@ -20,6 +20,8 @@ from ninja.errors import AuthenticationError, AuthorizationError
 from ninja.security import APIKeyCookie, HttpBearer
 from ninja.utils import check_csrf
 
+from patron.core.visibility import require_admin
+
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 # How stale ``last_used_at`` may get before a request writes it again; saves one UPDATE per
 # request on busy tokens while keeping "last used" accurate to the minute.
@@ -54,6 +56,11 @@ def request_user(request: HttpRequest) -> Any:
     if user is None:
         raise AuthenticationError()
     return user
+
+
+def request_admin(request: HttpRequest, refusal: str) -> Any:
+    """The acting user, who must be an administrator (else 403 with ``refusal``)."""
+    return require_admin(request_user(request), refusal)
 
 
 def wants_write(request: HttpRequest) -> bool:

@@ -34,10 +34,24 @@ from patron.core.api.records import expected_version, hidden_fields, record_data
 from patron.core.choices import Action, Via
 from patron.core.exceptions import ValidationFailed
 from patron.core.models import BusinessRecord
+from patron.core.records import create_warnings_confirmed
 
 LIST_ERRORS = problem_responses(400, 401, 403, 422)
 READ_ERRORS = problem_responses(401, 403, 404)
 WRITE_ERRORS = problem_responses(400, 401, 403, 404, 409, 412, 413, 422)
+# A create that a duplicate rule warns about answers 409 listing the matches; sending this
+# header saves it anyway (rules that block still refuse).
+CONFIRM_DUPLICATE_HEADER = "X-Confirm-Duplicate"
+CONFIRM_DUPLICATE_PARAMETER = {
+    "name": CONFIRM_DUPLICATE_HEADER,
+    "in": "header",
+    "required": False,
+    "schema": {"type": "string", "enum": ["true", "false"]},
+    "description": (
+        "Send true to create the record although a duplicate rule warns that it may exist "
+        "(the 409 problem lists the matching records under errors.duplicates)."
+    ),
+}
 ETAG_HEADER = {
     "ETag": {
         "description": "The record's version tag; send it as If-Match.",
@@ -174,14 +188,16 @@ def add_record_routes(router: Router, resource: RecordResource) -> None:
         exclude_unset=True,
         operation_id=f"{r.noun}_create",
         openapi_extra={
-            "parameters": [idempotency.PARAMETER],
+            "parameters": [idempotency.PARAMETER, CONFIRM_DUPLICATE_PARAMETER],
             "responses": {201: {"headers": ETAG_HEADER}},
         },
     )
     @decorate_view(idempotency.idempotent)
     def create(request: HttpRequest, payload: In, response: HttpResponse) -> Status[dict[str, Any]]:  # type: ignore[valid-type]
         user = request_user(request)
-        record = r.create(user=user, via=Via.API, **service_fields(r.model, payload, user=user))
+        confirmed = request.headers.get(CONFIRM_DUPLICATE_HEADER, "").lower() in ("true", "1")
+        with create_warnings_confirmed(confirmed):
+            record = r.create(user=user, via=Via.API, **service_fields(r.model, payload, user=user))
         response["Location"] = f"{request.path.rstrip('/')}/{record.pk}"
         return Status(201, record_response(response, record, r.fields, user))
 

@@ -1,0 +1,447 @@
+"""Imports in the API (thin handlers over import_services): upload, mapping, preview, start,
+status, the error file and revert; saved mappings."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import HttpRequest, StreamingHttpResponse
+from django.utils.http import content_disposition_header
+from ninja import Router, Schema
+from ninja.params import Query
+from pydantic import Field
+
+from patron.core.api.auth import request_user
+from patron.core.api.pagination import DEFAULT_LIMIT, MAX_LIMIT, decode_cursor, encode_cursor
+from patron.core.api.problems import problem_responses
+from patron.core.exceptions import RecordNotFound, ValidationFailed
+from patron.core.importing import import_specs
+from patron.data_exchange.choices import ImportMode
+from patron.data_exchange.import_services import (
+    _spec,
+    import_configure,
+    import_errors_csv,
+    import_mapping_delete,
+    import_mapping_save,
+    import_preview,
+    import_revert_start,
+    import_run_get,
+    import_runs_visible,
+    import_start,
+    import_upload,
+    require_import,
+)
+from patron.data_exchange.models import ImportMapping, ImportRun
+
+router = Router(tags=["data management"])
+
+
+class FieldOut(Schema):
+    name: str
+    label: str
+    type: str
+    required: bool
+
+
+class MatchKeyOut(Schema):
+    name: str
+    label: str
+
+
+class ObjectOut(Schema):
+    object_type: str
+    label: str
+    fields: list[FieldOut]
+    match_keys: list[MatchKeyOut]
+    presets: list[str]
+
+
+class RunOut(Schema):
+    id: int
+    object_type: str
+    status: str
+    file_name: str
+    file_size: int
+    encoding: str
+    delimiter: str
+    headers: list[str]
+    columns: dict[str, str] = Field(description="{column header: field name}")
+    defaults: dict[str, Any]
+    mode: str
+    match_key: str
+    mapping_id: int | None
+    job_id: int | None
+    total_rows: int | None
+    rows_done: int
+    created_count: int
+    updated_count: int
+    skipped_count: int
+    failed_count: int
+    progress_percent: int | None = None
+
+
+class RunPage(Schema):
+    items: list[RunOut]
+    next_cursor: str | None
+
+
+class MappingIn(Schema):
+    columns: dict[str, str] = Field(description="{column header: field name}; '' skips a column.")
+    defaults: dict[str, Any] = Field(default_factory=dict)
+    mode: str = ImportMode.CREATE
+    match_key: str = ""
+    mapping_id: int | None = Field(None, description="Use (and link) this saved mapping.")
+    save_as: str = Field("", description="Also save the mapping under this name.")
+
+
+class StartIn(Schema):
+    allow_duplicates: bool = Field(False, description="Import rows a 'warn' duplicate rule flags.")
+
+
+class PreviewRowOut(Schema):
+    number: int
+    action: str = Field(description="create, update, skip or error")
+    values: dict[str, str]
+    error: str
+
+
+class SavedMappingIn(Schema):
+    name: str
+    object_type: str
+    columns: dict[str, str]
+    defaults: dict[str, Any] = Field(default_factory=dict)
+    mode: str = ImportMode.CREATE
+    match_key: str = ""
+
+
+class SavedMappingOut(Schema):
+    id: int
+    name: str
+    object_type: str
+    columns: dict[str, str]
+    defaults: dict[str, Any]
+    mode: str
+    match_key: str
+
+
+def _run_out(run: ImportRun) -> dict[str, Any]:
+    percent = None
+    if run.total_rows:
+        percent = min(100, int(run.rows_done * 100 / run.total_rows))
+    return {
+        **{f: getattr(run, f) for f in RunOut.model_fields if hasattr(run, f)},
+        "mapping_id": run.mapping_id,
+        "job_id": run.job_id,
+        "progress_percent": percent,
+    }
+
+
+def _mapping_out(m: ImportMapping) -> dict[str, Any]:
+    return {f: getattr(m, f) for f in SavedMappingOut.model_fields}
+
+
+@router.get(
+    "/data/imports/objects",
+    response={200: list[ObjectOut], **problem_responses(401)},
+    summary="Importable object types",
+    operation_id="import_objects",
+)
+def import_objects(request: HttpRequest) -> list[dict[str, Any]]:
+    user = request_user(request)
+    return [
+        {
+            "object_type": s.object_type,
+            "label": str(s.label_plural),
+            "fields": [
+                {"name": f.name, "label": str(f.label), "type": f.type, "required": f.required}
+                for f in s.fields
+            ],
+            "match_keys": [{"name": k.name, "label": k.label} for k in s.match_keys],
+            "presets": sorted(s.presets),
+        }
+        for s in import_specs()
+        if s.may_import(user)
+    ]
+
+
+class ListParams(Schema):
+    limit: int = Field(DEFAULT_LIMIT, ge=1, le=MAX_LIMIT)
+    cursor: str | None = None
+    object_type: str | None = None
+    status: str | None = None
+
+
+@router.get(
+    "/data/imports",
+    response={200: RunPage, **problem_responses(400, 401)},
+    summary="List imports",
+    operation_id="import_list",
+    description="Your imports (every import for administrators), newest first; keyset paging.",
+)
+def import_list(request: HttpRequest, params: Query[ListParams]) -> dict[str, Any]:
+    user = request_user(request)
+    runs = import_runs_visible(user)
+    if params.object_type:
+        runs = runs.filter(object_type=params.object_type)
+    if params.status:
+        runs = runs.filter(status=params.status)
+    if params.cursor:
+        (last_id,) = decode_cursor(params.cursor, sort="-id", model=ImportRun, columns=["id"])
+        runs = runs.filter(id__lt=last_id)
+    rows = list(runs.order_by("-id")[: params.limit + 1])
+    more = len(rows) > params.limit
+    rows = rows[: params.limit]
+    return {
+        "items": [_run_out(r) for r in rows],
+        "next_cursor": encode_cursor("-id", [rows[-1].pk]) if more else None,
+    }
+
+
+@router.post(
+    "/data/imports",
+    response={201: RunOut, **problem_responses(401, 403, 413, 422)},
+    summary="Upload a file to import",
+    operation_id="import_upload",
+    description=(
+        "Multipart fields 'object_type' and 'file' (CSV or .xlsx). Returns the run with its "
+        "headers and suggested column mapping. Empty, binary, undecodable or too large files "
+        "are refused with 422 and nothing is kept."
+    ),
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "multipart/form-data": {
+                    "schema": {
+                        "type": "object",
+                        "properties": {
+                            "object_type": {"type": "string"},
+                            "file": {"type": "string", "format": "binary"},
+                        },
+                        "required": ["object_type", "file"],
+                    }
+                }
+            },
+        }
+    },
+)
+def import_upload_api(request: HttpRequest) -> tuple[int, dict[str, Any]]:
+    user = request_user(request)
+    upload = request.FILES.get("file")
+    object_type = request.POST.get("object_type", "")
+    if upload is None:
+        raise ValidationFailed(
+            "Send the file as the multipart field 'file'.",
+            errors={"file": ["This field is required."]},
+        )
+    run = import_upload(
+        user=user, object_type=object_type, upload=upload, file_name=str(upload.name or "")
+    )
+    return 201, _run_out(run)
+
+
+@router.get(
+    "/data/imports/{int:run_id}",
+    response={200: RunOut, **problem_responses(401, 403, 404)},
+    summary="An import's status",
+    operation_id="import_get",
+)
+def import_get(request: HttpRequest, run_id: int) -> dict[str, Any]:
+    return _run_out(import_run_get(user=request_user(request), pk=run_id))
+
+
+@router.put(
+    "/data/imports/{int:run_id}/mapping",
+    response={200: RunOut, **problem_responses(401, 403, 404, 422)},
+    summary="Set an import's mapping",
+    operation_id="import_map",
+    description=(
+        "Columns mapped twice, unknown fields or match keys, and required fields left "
+        "unmapped are refused with 422."
+    ),
+)
+def import_map(request: HttpRequest, run_id: int, payload: MappingIn) -> dict[str, Any]:
+    user = request_user(request)
+    run = import_run_get(user=user, pk=run_id)
+    mapping = None
+    if payload.mapping_id:
+        mapping = ImportMapping.objects.filter(
+            pk=payload.mapping_id, object_type=run.object_type
+        ).first()
+        if mapping is None:
+            raise ValidationFailed(
+                "No such mapping.",
+                errors={"mapping_id": ["No saved mapping with this id for this object."]},
+            )
+    run = import_configure(
+        user=user,
+        run=run,
+        columns=payload.columns,
+        defaults=payload.defaults,
+        mode=payload.mode,
+        match_key=payload.match_key,
+        mapping=mapping,
+        save_as=payload.save_as,
+    )
+    return _run_out(run)
+
+
+@router.get(
+    "/data/imports/{int:run_id}/preview",
+    response={200: list[PreviewRowOut], **problem_responses(401, 403, 404, 422)},
+    summary="Preview an import",
+    operation_id="import_preview",
+    description="The first rows as they will be saved, with their errors. Writes nothing.",
+)
+def import_preview_api(request: HttpRequest, run_id: int, limit: int = 10) -> list[dict[str, Any]]:
+    user = request_user(request)
+    run = import_run_get(user=user, pk=run_id)
+    if not run.columns:
+        raise ValidationFailed(
+            "Set the mapping first.", errors={"columns": ["No column is mapped."]}
+        )
+    return [r.__dict__ for r in import_preview(user=user, run=run, limit=max(1, min(limit, 100)))]
+
+
+@router.post(
+    "/data/imports/{int:run_id}/start",
+    response={202: RunOut, **problem_responses(401, 403, 404, 422)},
+    summary="Start an import in the background",
+    operation_id="import_start",
+)
+def import_start_api(
+    request: HttpRequest, run_id: int, payload: StartIn
+) -> tuple[int, dict[str, Any]]:
+    user = request_user(request)
+    run = import_start(
+        user=user,
+        run=import_run_get(user=user, pk=run_id),
+        allow_duplicates=payload.allow_duplicates,
+    )
+    return 202, _run_out(run)
+
+
+@router.get(
+    "/data/imports/{int:run_id}/errors",
+    response={**problem_responses(401, 403, 404)},
+    summary="The failed rows as CSV",
+    operation_id="import_errors",
+    description=(
+        "The failed rows as they were in the file plus an 'Import error' column, ready to "
+        "fix and import again."
+    ),
+    openapi_extra={
+        "responses": {
+            200: {"description": "CSV", "content": {"text/csv": {"schema": {"type": "string"}}}}
+        }
+    },
+)
+def import_errors_api(request: HttpRequest, run_id: int) -> StreamingHttpResponse:
+    run = import_run_get(user=request_user(request), pk=run_id)
+    response = StreamingHttpResponse(import_errors_csv(run), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = (
+        content_disposition_header(True, f"import-{run.pk}-errors.csv") or ""
+    )
+    return response
+
+
+@router.post(
+    "/data/imports/{int:run_id}/revert",
+    response={202: RunOut, **problem_responses(401, 403, 404, 422)},
+    summary="Revert an import",
+    operation_id="import_revert",
+    description=(
+        "In the background: records the import created go to the recycle bin, updated "
+        "records get their previous values back."
+    ),
+)
+def import_revert_api(request: HttpRequest, run_id: int) -> tuple[int, dict[str, Any]]:
+    user = request_user(request)
+    run = import_revert_start(user=user, run=import_run_get(user=user, pk=run_id))
+    return 202, _run_out(run)
+
+
+@router.get(
+    "/data/import-mappings",
+    response={200: list[SavedMappingOut], **problem_responses(401)},
+    summary="Saved import mappings",
+    operation_id="import_mapping_list",
+)
+def mapping_list(request: HttpRequest, object_type: str | None = None) -> list[dict[str, Any]]:
+    user = request_user(request)
+    allowed = [s.object_type for s in import_specs() if s.may_import(user)]
+    mappings = ImportMapping.objects.filter(object_type__in=allowed).order_by("object_type", "name")
+    if object_type:
+        mappings = mappings.filter(object_type=object_type)
+    return [_mapping_out(m) for m in mappings[:500]]
+
+
+def _mapping(request: HttpRequest, mapping_id: int) -> ImportMapping:
+    mapping = ImportMapping.objects.filter(pk=mapping_id).first()
+    if mapping is None:
+        raise RecordNotFound("No saved mapping with this id.")
+    require_import(request_user(request), _spec(mapping.object_type))
+    return mapping
+
+
+@router.post(
+    "/data/import-mappings",
+    response={201: SavedMappingOut, **problem_responses(401, 403, 422)},
+    summary="Save an import mapping",
+    operation_id="import_mapping_create",
+)
+def mapping_create(request: HttpRequest, payload: SavedMappingIn) -> tuple[int, dict[str, Any]]:
+    mapping = import_mapping_save(
+        user=request_user(request),
+        object_type=payload.object_type,
+        name=payload.name,
+        columns=payload.columns,
+        defaults=payload.defaults,
+        mode=payload.mode,
+        match_key=payload.match_key,
+    )
+    return 201, _mapping_out(mapping)
+
+
+@router.get(
+    "/data/import-mappings/{int:mapping_id}",
+    response={200: SavedMappingOut, **problem_responses(401, 403, 404)},
+    summary="A saved import mapping",
+    operation_id="import_mapping_get",
+)
+def mapping_get(request: HttpRequest, mapping_id: int) -> dict[str, Any]:
+    return _mapping_out(_mapping(request, mapping_id))
+
+
+@router.put(
+    "/data/import-mappings/{int:mapping_id}",
+    response={200: SavedMappingOut, **problem_responses(401, 403, 404, 422)},
+    summary="Change a saved import mapping",
+    operation_id="import_mapping_update",
+)
+def mapping_update(
+    request: HttpRequest, mapping_id: int, payload: SavedMappingIn
+) -> dict[str, Any]:
+    mapping = _mapping(request, mapping_id)
+    mapping = import_mapping_save(
+        user=request_user(request),
+        object_type=mapping.object_type,
+        name=payload.name,
+        columns=payload.columns,
+        defaults=payload.defaults,
+        mode=payload.mode,
+        match_key=payload.match_key,
+        mapping=mapping,
+    )
+    return _mapping_out(mapping)
+
+
+@router.delete(
+    "/data/import-mappings/{int:mapping_id}",
+    response={204: None, **problem_responses(401, 403, 404)},
+    summary="Delete a saved import mapping",
+    operation_id="import_mapping_delete",
+)
+def mapping_delete(request: HttpRequest, mapping_id: int) -> tuple[int, None]:
+    import_mapping_delete(user=request_user(request), mapping=_mapping(request, mapping_id))
+    return 204, None
