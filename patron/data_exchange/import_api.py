@@ -7,7 +7,7 @@ from typing import Any
 
 from django.http import HttpRequest, StreamingHttpResponse
 from django.utils.http import content_disposition_header
-from ninja import Router, Schema
+from ninja import Router, Schema, Status
 from ninja.params import Query
 from pydantic import Field
 
@@ -225,7 +225,7 @@ def import_list(request: HttpRequest, params: Query[ListParams]) -> dict[str, An
         }
     },
 )
-def import_upload_api(request: HttpRequest) -> tuple[int, dict[str, Any]]:
+def import_upload_api(request: HttpRequest) -> Status[dict[str, Any]]:
     user = request_user(request)
     upload = request.FILES.get("file")
     object_type = request.POST.get("object_type", "")
@@ -237,7 +237,7 @@ def import_upload_api(request: HttpRequest) -> tuple[int, dict[str, Any]]:
     run = import_upload(
         user=user, object_type=object_type, upload=upload, file_name=str(upload.name or "")
     )
-    return 201, _run_out(run)
+    return Status(201, _run_out(run))
 
 
 @router.get(
@@ -311,14 +311,14 @@ def import_preview_api(request: HttpRequest, run_id: int, limit: int = 10) -> li
 )
 def import_start_api(
     request: HttpRequest, run_id: int, payload: StartIn
-) -> tuple[int, dict[str, Any]]:
+) -> Status[dict[str, Any]]:
     user = request_user(request)
     run = import_start(
         user=user,
         run=import_run_get(user=user, pk=run_id),
         allow_duplicates=payload.allow_duplicates,
     )
-    return 202, _run_out(run)
+    return Status(202, _run_out(run))
 
 
 @router.get(
@@ -355,10 +355,10 @@ def import_errors_api(request: HttpRequest, run_id: int) -> StreamingHttpRespons
         "records get their previous values back."
     ),
 )
-def import_revert_api(request: HttpRequest, run_id: int) -> tuple[int, dict[str, Any]]:
+def import_revert_api(request: HttpRequest, run_id: int) -> Status[dict[str, Any]]:
     user = request_user(request)
     run = import_revert_start(user=user, run=import_run_get(user=user, pk=run_id))
-    return 202, _run_out(run)
+    return Status(202, _run_out(run))
 
 
 @router.get(
@@ -390,7 +390,7 @@ def _mapping(request: HttpRequest, mapping_id: int) -> ImportMapping:
     summary="Save an import mapping",
     operation_id="import_mapping_create",
 )
-def mapping_create(request: HttpRequest, payload: SavedMappingIn) -> tuple[int, dict[str, Any]]:
+def mapping_create(request: HttpRequest, payload: SavedMappingIn) -> Status[dict[str, Any]]:
     mapping = import_mapping_save(
         user=request_user(request),
         object_type=payload.object_type,
@@ -400,7 +400,7 @@ def mapping_create(request: HttpRequest, payload: SavedMappingIn) -> tuple[int, 
         mode=payload.mode,
         match_key=payload.match_key,
     )
-    return 201, _mapping_out(mapping)
+    return Status(201, _mapping_out(mapping))
 
 
 @router.get(
@@ -442,6 +442,6 @@ def mapping_update(
     summary="Delete a saved import mapping",
     operation_id="import_mapping_delete",
 )
-def mapping_delete(request: HttpRequest, mapping_id: int) -> tuple[int, None]:
+def mapping_delete(request: HttpRequest, mapping_id: int) -> Status[None]:
     import_mapping_delete(user=request_user(request), mapping=_mapping(request, mapping_id))
-    return 204, None
+    return Status(204, None)
