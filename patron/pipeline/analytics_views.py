@@ -10,7 +10,6 @@ from typing import Any
 
 from django import forms
 from django.contrib.auth.decorators import login_required
-from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import render
 from django.urls import path, reverse
@@ -20,7 +19,7 @@ from django.views.decorators.http import require_GET
 
 from patron.core.exceptions import ValidationFailed
 from patron.core.org import org_settings
-from patron.core.views import handles_domain_errors, principal
+from patron.core.views import handles_domain_errors, keyset_page, principal
 from patron.pipeline import analytics
 from patron.pipeline.models import Pipeline
 from patron.users.models import Team, User
@@ -236,10 +235,16 @@ def analytics_drill(request: HttpRequest) -> HttpResponse:
     except ValidationFailed as exc:
         context: dict[str, Any] = {"errors": exc.errors, "page": None}
         return render(request, "pipeline/analytics_drill.html", context, status=422)
-    ordered = queryset.select_related("owner", "account", "stage").order_by("-closed_on", "-pk")
-    page = Paginator(ordered, DRILL_PAGE_SIZE).get_page(request.GET.get("page"))
+    # Keyset paging with a capped count: a figure can stand for a million opportunities,
+    # where an exact COUNT(*) and OFFSET pages would grow with the table.
+    page = keyset_page(
+        queryset.select_related("owner", "account", "stage"),
+        ("-closed_on", "-id"),
+        request.GET.get("cursor", ""),
+        DRILL_PAGE_SIZE,
+    )
     params = request.GET.copy()
-    params.pop("page", None)
+    params.pop("cursor", None)
     context = {
         "page": page,
         "query": params.urlencode(),

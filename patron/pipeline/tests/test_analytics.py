@@ -310,6 +310,25 @@ def test_analytics_page_and_drill_down_respect_visibility(client, deals, rep, ma
     assert b">E<" in drill.content
 
 
+def test_drill_down_pages_by_cursor_without_repeats_or_gaps(client, deals, manager, monkeypatch):
+    # Pages of two over six closed deals, two of which (B and C) close on the same day.
+    monkeypatch.setattr("patron.pipeline.analytics_views.DRILL_PAGE_SIZE", 2)
+    client.force_login(manager)
+    url = reverse("pipeline:sales_analytics_drill")
+    params: dict[str, str] = {"outcome": "closed"}
+    seen: list[str] = []
+    for _ in range(5):
+        response = client.get(url, params)
+        assert response.status_code == 200
+        page = response.context["page"]
+        seen.extend(opportunity.name for opportunity in page.rows)
+        if page.next_cursor is None:
+            break
+        params["cursor"] = page.next_cursor
+    assert seen == ["G", "F", "E", "C", "B", "A"]
+    assert b"6 opportunities you can see" in client.get(url, {"outcome": "closed"}).content
+
+
 def test_analytics_page_refuses_bad_input_with_422(client, deals, rep):
     client.force_login(rep)
     response = client.get(reverse("pipeline:sales_analytics"), {"start": "soon"})
