@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 import django_filters
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 
 from patron.contacts.choices import AccountKind, AccountTier
 from patron.contacts.models import Account, Contact
+from patron.core import search
 from patron.core.filters import MineFilter, StrictBooleanFilter
 from patron.users.models import Team, User
 
@@ -31,7 +32,7 @@ CONTACT_SORTS: dict[str, tuple[str, ...]] = {
 
 
 class AccountFilter(django_filters.FilterSet):
-    q = django_filters.CharFilter(method="filter_text", label="Name or domain contains")
+    q = django_filters.CharFilter(method="filter_text", label="Name, domain, email or phone")
     kind = django_filters.ChoiceFilter(choices=AccountKind.choices, empty_label="Any")
     tier = django_filters.ChoiceFilter(choices=AccountTier.choices, empty_label="Any")
     industry = django_filters.CharFilter(lookup_expr="iexact")
@@ -50,11 +51,11 @@ class AccountFilter(django_filters.FilterSet):
         fields: list[str] = []
 
     def filter_text(self, queryset: QuerySet[Any], name: str, value: str) -> QuerySet[Any]:
-        return queryset.filter(Q(name__icontains=value) | Q(domain__icontains=value))
+        return queryset.filter(pk__in=search.matching_ids(Account, value))
 
 
 class ContactFilter(django_filters.FilterSet):
-    q = django_filters.CharFilter(method="filter_text", label="Name or email contains")
+    q = django_filters.CharFilter(method="filter_text", label="Name, email, phone or account")
     account = django_filters.NumberFilter(field_name="account_id")
     owner = django_filters.ModelChoiceFilter(queryset=User.objects.filter(is_active=True))
     mine = MineFilter()
@@ -71,8 +72,4 @@ class ContactFilter(django_filters.FilterSet):
         fields: list[str] = []
 
     def filter_text(self, queryset: QuerySet[Any], name: str, value: str) -> QuerySet[Any]:
-        return queryset.filter(
-            Q(first_name__icontains=value)
-            | Q(last_name__icontains=value)
-            | Q(email__icontains=value)
-        )
+        return queryset.filter(pk__in=search.matching_ids(Contact, value))

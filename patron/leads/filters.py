@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import django_filters
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 
+from patron.core import search
 from patron.core.filters import MineFilter, StrictBooleanFilter
-from patron.core.values import phone_digits
 from patron.leads.choices import LeadSource, LeadStatus
 from patron.leads.models import Lead
 from patron.routing.models import RoutingQueue
@@ -58,14 +58,4 @@ class LeadFilter(django_filters.FilterSet):
         return queryset.filter(**{f"{name}__isnull": not value})
 
     def filter_text(self, queryset: QuerySet[Any], name: str, value: str) -> QuerySet[Any]:
-        text = value.strip()
-        condition = (
-            Q(first_name__icontains=text)
-            | Q(last_name__icontains=text)
-            | Q(email__icontains=text)
-            | Q(company__icontains=text)
-        )
-        digits = phone_digits(text)
-        if len(digits) >= 4 and len(digits) >= len(text.replace(" ", "")) - 3:
-            condition |= Q(phone__contains=digits) | Q(mobile__contains=digits)
-        return queryset.filter(condition)
+        return queryset.filter(pk__in=search.matching_ids(Lead, value))

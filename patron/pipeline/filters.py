@@ -7,6 +7,7 @@ from typing import Any
 import django_filters
 from django.db.models import Q, QuerySet
 
+from patron.core import search
 from patron.core.filters import MineFilter
 from patron.pipeline.choices import ForecastCategory
 from patron.pipeline.forms import StageChoiceField
@@ -69,11 +70,7 @@ class OpportunityFilter(django_filters.FilterSet):
         fields: list[str] = []
 
     def filter_text(self, queryset: QuerySet[Any], name: str, value: str) -> QuerySet[Any]:
-        return queryset.filter(
-            Q(name__icontains=value)
-            | Q(account__name__icontains=value)
-            | Q(next_step__icontains=value)
-        )
+        return queryset.filter(pk__in=search.matching_ids(Opportunity, value))
 
     def filter_status(self, queryset: QuerySet[Any], name: str, value: str) -> QuerySet[Any]:
         conditions = {

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 
 from patron.contacts.models import Account, Contact
 from patron.contacts.services import account_create, contact_create
@@ -337,6 +340,31 @@ def test_filters_are_the_filtersets(api, rep, acme):
     assert [i["name"] for i in body["items"]] == ["Acme Corporation"]
     body = api.get("/api/v1/accounts?q=bet").json()
     assert [i["name"] for i in body["items"]] == ["Beta"]
+
+
+def test_text_filter_finds_contacts_by_any_indexed_fragment_through_the_search_index(
+    api, rep, acme
+):
+    contact_create(user=rep, first_name="Ada", last_name="Lovelace", phone="+44 20 7946 0958",
+                   email="ada@engine.example", account=acme)  # fmt: skip
+    contact_create(user=rep, first_name="Grace", last_name="Hopper", email="grace@navy.example")
+
+    def names(query: str) -> list[str]:
+        body = api.get(f"/api/v1/contacts?q={query}").json()
+        return [f"{i['first_name']} {i['last_name']}" for i in body["items"]]
+
+    assert names("lovel") == ["Ada Lovelace"]
+    assert names("navy.exam") == ["Grace Hopper"]
+    assert names("7946 0958") == ["Ada Lovelace"]
+    assert names("acme") == ["Ada Lovelace"]
+    # The contact table is never scanned with a substring LIKE: the index answers the text.
+    with CaptureQueriesContext(connection) as queries:
+        api.get("/api/v1/contacts?q=lovel")
+    contact_sql = [q["sql"] for q in queries.captured_queries if '"contacts_contact"' in q["sql"]]
+    assert contact_sql
+    scan = re.compile(r'"contacts_contact"\."(?:first_name|last_name|email)"(?:::text\))? LIKE')
+    assert not any(scan.search(sql) for sql in contact_sql)
+    assert any("core_searchentry" in sql for sql in contact_sql)
 
 
 def test_mine_filter_means_the_token_owner(api, rep, admin_user):

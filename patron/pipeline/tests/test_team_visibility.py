@@ -24,10 +24,12 @@ MARKER = "Zephyrine"
 
 
 @pytest.fixture
-def deal(rep, acme, stages):
-    return opportunity_create(
-        user=rep, name=f"{MARKER} deal", account=acme, close_date=datetime.date(2027, 6, 30)
-    )
+def deal(rep, acme, stages, django_capture_on_commit_callbacks):
+    # Committed, so that the search index the list's text filter reads has it.
+    with django_capture_on_commit_callbacks(execute=True):
+        return opportunity_create(
+            user=rep, name=f"{MARKER} deal", account=acme, close_date=datetime.date(2027, 6, 30)
+        )
 
 
 def _client(user):

@@ -59,15 +59,17 @@ def test_list_query_count_does_not_grow_with_rows(rep_client, rep, acme, stages)
 
 
 def test_list_filters_by_status_stage_amount_and_close_date(
-    rep_client, rep, acme, stages, price_too_high
+    rep_client, rep, acme, stages, price_too_high, django_capture_on_commit_callbacks
 ):
-    open_deal = _deal(rep, acme, name="Open one")
-    won = _deal(rep, acme, name="Won one", amount="5000")
-    opportunity_move_stage(user=rep, opportunity=won, stage=stages["Won"])
-    lost = _deal(rep, acme, name="Lost one", close_date=datetime.date(2026, 1, 1))
-    opportunity_move_stage(
-        user=rep, opportunity=lost, stage=stages["Lost"], loss_reason=price_too_high
-    )
+    # The text filter reads the search index, which opportunities update once committed.
+    with django_capture_on_commit_callbacks(execute=True):
+        open_deal = _deal(rep, acme, name="Open one")
+        won = _deal(rep, acme, name="Won one", amount="5000")
+        opportunity_move_stage(user=rep, opportunity=won, stage=stages["Won"])
+        lost = _deal(rep, acme, name="Lost one", close_date=datetime.date(2026, 1, 1))
+        opportunity_move_stage(
+            user=rep, opportunity=lost, stage=stages["Lost"], loss_reason=price_too_high
+        )
 
     def names(query: str) -> set[str]:
         response = rep_client.get(f"/opportunities/?{query}")
