@@ -223,9 +223,10 @@ def price_books_update(request: HttpRequest, book_id: int, payload: PriceBookPat
     operation_id="price_book_entry_list",
 )
 def entries_index(request: HttpRequest, book_id: int) -> list[dict[str, Any]]:
-    request_user(request)
+    user = request_user(request)
     book = pricebook_selectors.price_book_get(pk=book_id)
-    return [_entry(e) for e in pricebook_selectors.price_book_entry_list(price_book=book)]
+    entries = pricebook_selectors.price_book_entry_list(price_book=book, user=user)
+    return [_entry(e) for e in entries]
 
 
 @router.put(

@@ -1,4 +1,5 @@
-"""The read path for price books and their entries (configuration: no record visibility)."""
+"""The read path for price books and their entries (configuration: no record visibility of
+their own, but an entry names a product, which has)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ from typing import Any
 from django.db.models import Count
 
 from patron.core.exceptions import RecordNotFound
-from patron.orders.models import PriceBook, PriceBookEntry
+from patron.core.visibility import Principal
+from patron.orders.models import PriceBook, PriceBookEntry, Product
 
 
 def price_book_list() -> list[PriceBook]:
@@ -24,13 +26,15 @@ def price_book_get(*, pk: Any) -> PriceBook:
         raise RecordNotFound(f"No price book with id {pk}.") from None
 
 
-def price_book_entry_list(*, price_book: PriceBook) -> list[PriceBookEntry]:
-    """The book's prices by product name (one query)."""
-    return list(
-        PriceBookEntry.objects.filter(price_book=price_book)
-        .select_related("product")
-        .order_by("product__name", "id")
-    )
+def price_book_entry_list(
+    *, price_book: PriceBook, user: Principal | None = None
+) -> list[PriceBookEntry]:
+    """The book's prices by product name (one query). With ``user``, only the products they
+    may see: anyone reads a price book, but a private product's name and SKU are not theirs."""
+    entries = PriceBookEntry.objects.filter(price_book=price_book)
+    if user is not None:
+        entries = entries.filter(product__in=Product.objects.visible_to(user).values("pk"))
+    return list(entries.select_related("product").order_by("product__name", "id"))
 
 
 def price_book_entry_get(*, price_book: PriceBook, pk: Any) -> PriceBookEntry:

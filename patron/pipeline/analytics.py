@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from django.core.exceptions import EmptyResultSet
 from django.db import connection
 from django.db.models import (
     Avg,
@@ -446,7 +447,11 @@ def _median(queryset: QuerySet[Any], column: str) -> Decimal | None:
     The queryset's own SQL (with its visibility predicate) is the inner query; the rows in
     the middle (one or two) are averaged, which works on SQLite and PostgreSQL alike.
     """
-    inner, params = queryset.values_list(column).query.sql_with_params()
+    try:
+        inner, params = queryset.values_list(column).query.sql_with_params()
+    except EmptyResultSet:
+        # A viewer who may see no opportunity gets an empty queryset, which has no SQL.
+        return None
     numbered = f"SELECT {column} AS v FROM ({inner}) AS inner_rows"  # noqa: S608
     window = "SELECT v, ROW_NUMBER() OVER (ORDER BY v) AS rn, COUNT(*) OVER () AS n FROM"
     ranked = f"{window} ({numbered}) AS numbered"
@@ -498,7 +503,11 @@ def _furthest_positions(opportunities: QuerySet[Opportunity]) -> dict[int, int]:
         .annotate(furthest=Max("to_stage__position"))
         .order_by()
     )
-    inner, params = furthest.query.sql_with_params()
+    try:
+        inner, params = furthest.query.sql_with_params()
+    except EmptyResultSet:
+        # A viewer who may see no opportunity gets an empty queryset, which has no SQL.
+        return {}
     sql = f"SELECT furthest, COUNT(*) FROM ({inner}) AS per_deal GROUP BY furthest"  # noqa: S608
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
