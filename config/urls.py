@@ -2,6 +2,9 @@ from django.urls import include, path
 
 from config.api_v1 import api
 
+# A database or broker outage answers 503 with Retry-After instead of a 500.
+handler500 = "patron.core.middleware.server_error"
+
 urlpatterns = [
     path("api/v1/", api.urls),
     path("ui/", include("patron.core.ui_urls")),

@@ -56,6 +56,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "patron.core.health.HealthCheckMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "patron.core.security_headers.SecurityHeadersMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -92,6 +93,23 @@ TEMPLATES = [
 if _database_url:
     _db: dict[str, Any] = dict(dj_database_url.parse(_database_url, conn_max_age=60))
     _db["CONN_HEALTH_CHECKS"] = True
+    if _db["ENGINE"].endswith("postgresql"):
+        # Under ASGI each request runs in its own thread with its own connection, so persistent
+        # connections piled up to one per request in flight and ran PostgreSQL out of them
+        # under load (issue 8). A pool per process bounds and reuses them instead.
+        _db["CONN_MAX_AGE"] = 0
+        _db.setdefault("OPTIONS", {})["pool"] = {
+            "min_size": 1,
+            "max_size": env.integer("DATABASE_POOL_SIZE", 10, minimum=1),
+            # How long a request waits for a connection: with the database down it then
+            # answers 503 (patron.core.middleware) before the load balancer gives up on it;
+            # under a burst, long enough that requests queue for the pool instead of failing.
+            "timeout": env.integer("DATABASE_POOL_TIMEOUT", 10, minimum=1),
+        }
+        # Visibility predicates make plans with many subplans and high estimated costs, which
+        # PostgreSQL's JIT compiled on every run: 53 s for one search that executes in 0.2 s
+        # (issue 8, docs/performance.md "Global search").
+        _db.setdefault("OPTIONS", {})["options"] = "-c jit=off"
 else:
     _db = {
         "ENGINE": "django.db.backends.sqlite3",
@@ -237,6 +255,9 @@ PATRON_IMPORT_MAX_BYTES = env.integer("PATRON_IMPORT_MAX_MB", 100, minimum=1) * 
 PATRON_DEFAULT_PHONE_REGION = env.string("PATRON_DEFAULT_PHONE_REGION", "US").upper()
 
 SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+SESSION_COOKIE_SAMESITE = "Lax"
 X_FRAME_OPTIONS = "DENY"
 SESSION_COOKIE_HTTPONLY = True
 if PRODUCTION and not DEBUG:

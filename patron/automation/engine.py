@@ -43,6 +43,7 @@ from patron.automation.models import StepRun, Workflow, WorkflowRun, WorkflowVer
 from patron.automation.registry import StepContext, StepError, StepResult, step_type, trigger_type
 from patron.automation.schedule import parse_cron
 from patron.core.exceptions import PatronError, RecordLocked, VersionConflict
+from patron.core.jobs import enqueue
 from patron.core.models import BusinessRecord
 
 logger = logging.getLogger(__name__)
@@ -64,6 +65,8 @@ MAX_STEPS_PER_EXECUTION = 200
 # takes it back (``reclaim_stale``). Longer than the longest step (a webhook call times out
 # after 10 seconds).
 RUN_LEASE = datetime.timedelta(minutes=5)
+# A pending run not started after this long lost its task (see ``resume_due``).
+PENDING_GRACE = datetime.timedelta(minutes=2)
 # A run whose worker died this many times (a step that kills it) fails instead.
 MAX_RECLAIMS = 3
 
@@ -296,12 +299,8 @@ def dispatch(run_ids: list[int]) -> None:
     if not run_ids:
         return
 
-    def enqueue() -> None:
-        from patron.automation.tasks import execute_runs
-
-        execute_runs.delay(run_ids)
-
-    transaction.on_commit(enqueue)
+    # With the broker down the runs stay pending and ``resume_due`` starts them later.
+    enqueue("automation.execute_runs", list(run_ids))
 
 
 # ---------------------------------------------------------------- execution
@@ -596,12 +595,17 @@ def _step_label(run: WorkflowRun) -> str:
 
 
 def resume_due(*, now: datetime.datetime | None = None, limit: int = 500) -> int:
-    """Continue waiting runs whose time has come (waits and step retries); the scheduler
-    calls it every minute. Only database state is read, so it works after a restart."""
+    """Continue waiting runs whose time has come (waits and step retries) and pending runs
+    whose task was lost; the scheduler calls it every minute. Only database state is read,
+    so it works after a restart."""
     now = now or timezone.now()
+    # Pending runs whose task never reached a worker (the broker was down when they were
+    # dispatched); the grace keeps a merely busy queue from being dispatched twice, and
+    # ``execute_run``'s claim makes a double dispatch harmless anyway.
+    lost = Q(status=RunStatus.PENDING, created_at__lte=now - PENDING_GRACE)
     due = list(
-        WorkflowRun.objects.filter(status=RunStatus.WAITING, resume_at__lte=now)
-        .order_by("resume_at")
+        WorkflowRun.objects.filter(Q(status=RunStatus.WAITING, resume_at__lte=now) | lost)
+        .order_by("resume_at", "pk")
         .values_list("pk", flat=True)[:limit]
     )
     for run_id in due:

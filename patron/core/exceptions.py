@@ -69,3 +69,10 @@ class DuplicateFound(ValidationFailed):
         super().__init__(detail, errors=errors)
         self.matches = matches
         self.can_confirm = can_confirm
+
+
+class BrokerUnavailable(PatronError):
+    """The task broker refused a job: nothing was queued, the caller may try again."""
+
+    status = 503
+    title = "Service unavailable"

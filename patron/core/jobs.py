@@ -6,6 +6,7 @@ idempotent: a job that is already done is not run again when a message is redeli
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -15,7 +16,13 @@ from django.urls import reverse
 from django.utils import timezone
 
 from patron.core.choices import JobStatus
+from patron.core.exceptions import BrokerUnavailable
 from patron.core.models import Job
+
+logger = logging.getLogger(__name__)
+BROKER_DOWN_ERROR = (
+    "The task broker was unavailable when this job was started, so it never ran. Start it again."
+)
 
 
 @dataclass(frozen=True)
@@ -48,17 +55,60 @@ def job_url(job: Job) -> str:
     return reverse("ui:job_detail", args=[job.pk])
 
 
-def enqueue(task_name: str, *args: Any, **kwargs: Any) -> None:
-    """Send a Celery task by name once the current transaction has committed."""
+def _send(task_name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> bool:
+    """Hand the task to the broker; False (and an error in the log) when it is unreachable."""
     from celery import current_app
 
-    transaction.on_commit(lambda: current_app.send_task(task_name, args=args, kwargs=kwargs))
+    try:
+        current_app.send_task(task_name, args=args, kwargs=kwargs)
+    except Exception as exc:  # kombu's OperationalError, or the connection's own error
+        logger.error("The task broker refused %s%r: %s: %s", task_name, args, type(exc).__name__,
+                     exc)
+        return False
+    return True
+
+
+def enqueue(task_name: str, *args: Any, **kwargs: Any) -> None:
+    """Send a Celery task by name once the current transaction has committed.
+
+    The data it works on is committed by then, so a broker that is down does not fail the
+    request: the error is logged, and the periodic sweeps that own that data (automation
+    tick, the never-lost lead sweep, webhook retries) pick the work up when it returns."""
+    transaction.on_commit(lambda: _send(task_name, args, kwargs))
+
+
+def broker_check() -> None:
+    """Raise BrokerUnavailable (a 503) when the broker does not answer within 2 seconds."""
+    from patron.core.health import check_broker
+
+    problem = check_broker()
+    if problem is not None:
+        raise BrokerUnavailable(
+            "The task broker is unavailable, so the job was not started and nothing was "
+            "saved. Try again in a moment.",
+            errors={"broker": [problem]},
+        )
 
 
 def job_start(*, kind: str, user: Any, params: dict[str, Any], task_name: str) -> Job:
-    """Create a Job row and enqueue ``task_name(job_id)`` after commit."""
+    """Create a Job row and enqueue ``task_name(job_id)`` after commit.
+
+    A job is never lost silently: with the broker down it is refused before anything is
+    written (BrokerUnavailable, a 503), and should the broker fail between that check and
+    the send, the job is marked failed with that reason instead of waiting forever."""
+    broker_check()
     job = Job.objects.create(kind=kind, created_by=user, params=params)
-    enqueue(task_name, job.pk)
+
+    def send() -> None:
+        if not _send(task_name, (job.pk,), {}):
+            Job.objects.filter(pk=job.pk, status=JobStatus.QUEUED).update(
+                status=JobStatus.FAILED,
+                finished_at=timezone.now(),
+                message="Failed",
+                error=BROKER_DOWN_ERROR,
+            )
+
+    transaction.on_commit(send)
     return job
 
 
