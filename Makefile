@@ -24,12 +24,13 @@ TEST_DATABASE_URL ?= $(or $(DATABASE_URL),postgres://postgres@127.0.0.1:5432/pat
 TEST_SECRET_KEY ?= $(or $(SECRET_KEY),test-only-secret-key-not-for-production-0123456789abcdef)
 TEST_ALLOWED_HOSTS ?= $(or $(ALLOWED_HOSTS),localhost$(comma)127.0.0.1$(comma)testserver)
 
-.PHONY: help run test test-postgres e2e e2e-postgres lint openapi bench sync sync-dev clean-tools
+.PHONY: help run test test-postgres test-system e2e e2e-postgres lint openapi bench sync sync-dev clean-tools
 
 help:
 	@echo "make run            install and serve Patron at http://$(HOST):$(PORT) (Ctrl-C stops)"
 	@echo "make test           run the test suite on SQLite (no browser tests)"
 	@echo "make test-postgres  the same suite on PostgreSQL (TEST_DATABASE_URL=$(TEST_DATABASE_URL))"
+	@echo "make test-system    scaled-out deployment and fault tests (nginx, own PostgreSQL and Redis)"
 	@echo "make e2e            browser tests in Debian's Chromium"
 	@echo "make e2e-postgres   the browser tests on PostgreSQL"
 	@echo "make lint           ruff, mypy --strict, import-linter"
@@ -50,11 +51,23 @@ run: sync
 
 # SQLite even when the shell has a DATABASE_URL (test-postgres is the PostgreSQL run).
 test: sync-dev
-	env -u DATABASE_URL $(PYTEST) -m "not e2e" $(PYTEST_ARGS)
+	env -u DATABASE_URL $(PYTEST) -m "not e2e and not system" $(PYTEST_ARGS)
 
+# The whole-surface sweeps (permission matrix, CSRF, API fuzzing, hostile filters) run in
+# `make test`; their logic does not depend on the database, and running them twice would cost
+# CI minutes. POSTGRES_MARKERS="not e2e and not system" includes them here too.
+POSTGRES_MARKERS ?= not e2e and not system and not sweep
 test-postgres: sync-dev
 	DATABASE_URL="$(TEST_DATABASE_URL)" SECRET_KEY="$(TEST_SECRET_KEY)" \
-		ALLOWED_HOSTS="$(TEST_ALLOWED_HOSTS)" $(PYTEST) -m "not e2e" $(PYTEST_ARGS)
+		ALLOWED_HOSTS="$(TEST_ALLOWED_HOSTS)" $(PYTEST) -m "$(POSTGRES_MARKERS)" $(PYTEST_ARGS)
+
+# Two app servers behind nginx, two workers, the scheduler, and a PostgreSQL cluster and
+# Redis servers of its own on free loopback ports (docs/deployment.md). One cluster serves
+# every test, in order, so no xdist.
+test-system: sync-dev
+	@command -v nginx >/dev/null 2>&1 || test -x /usr/sbin/nginx || { \
+		echo "The system tests need nginx: apt-get install -y nginx"; exit 1; }
+	$(PYTEST) -m system tests/system -q -p no:xdist
 
 e2e: sync-dev
 	@test -x /usr/bin/chromium || { \
@@ -78,9 +91,10 @@ openapi: sync-dev
 	$(PY) manage.py openapi_schema --output docs/openapi.json
 
 # Each script builds and drops its own database: SQLite in a temporary directory, or a test
-# database beside DATABASE_URL when that is set.
+# database beside DATABASE_URL when that is set. bench/summary.py runs them all (not the
+# bench/_*.py helpers) and ends with one table of the RESULT lines they print.
 bench: sync-dev
-	@for script in bench/*.py; do echo "== $$script"; $(PY) $$script || exit 1; done
+	@$(PY) bench/summary.py
 
 clean-tools:
 	rm -rf .tools

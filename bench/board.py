@@ -302,6 +302,11 @@ def run(data: dict[str, Any], runs: int, rows: int, built: float) -> None:
         print(f"| {name:<42} | {p50:>8.2f} | {p95:>8.2f} | {queries:>7} | {ratio:>13.1f}x |")
     print()
     print("The whole board's baseline is six column pages plus the figures, by hand.")
+    _name, (p50, _p95, queries), base = next(r for r in results if r[0] == "rep: whole board page")
+    print(
+        f"RESULT benchmark=pipeline-board figure={p50:.1f}ms/{queries}q baseline={base:.1f}ms "
+        f"ratio={p50 / base:.2f}"
+    )
 
 
 def _card_ids(html: str) -> list[str]:

@@ -220,6 +220,11 @@ def run(rows: int, batch: int, tmp: Path) -> None:
     print(f"| import (upsert by email) | {seconds:.1f} s, {rows / seconds:,.0f} rows/s |")
     if copy_seconds is not None:
         print(f"| import / COPY throughput | {copy_seconds / seconds:.3f}x (target >= 0.1x) |")
+        print(
+            f"RESULT benchmark=contact-import figure={rows / seconds:.0f}rows/s "
+            f"baseline={rows / copy_seconds:.0f}rows/s ratio={copy_seconds / seconds:.4f} "
+            "target=>=0.1"
+        )
     print(
         f"| created / updated / failed | {result.created_count:,} / "
         f"{result.updated_count:,} / {result.failed_count:,} |"

@@ -282,6 +282,11 @@ def main() -> None:
             f"{r['p95_ms']:>9.1f}{r['non_2xx']:>9}{r['socket_errors']:>9}{r['recorded']:>10}"
         )
     print(f"\nLeads created by this run: {Lead.objects.filter(capture_form=form).count()}")
+    for name, r in results:
+        print(
+            f"RESULT benchmark=lead-capture-{name.replace(' ', '-')} figure={r['rps']:.0f}req/s "
+            f"p95={r['p95_ms']:.1f}ms errors={r['non_2xx'] + r['socket_errors']}"
+        )
     print(
         "recorded >= requests means every answered submission left a CaptureSubmission row "
         "(wrk stops counting requests still in flight at the end)."

@@ -300,6 +300,10 @@ def main() -> None:
             f"{route_queries / FRESH:4.1f} queries each   ratio {route_rate / floor_rate:.2f}"
         )
         print("  target: ratio >= 0.30 (each engine decision also logs all 50 members)")
+        print(
+            f"RESULT benchmark=routing-decisions figure={engine_rate:.0f}/s "
+            f"baseline={floor_rate:.0f}/s ratio={engine_rate / floor_rate:.2f} target=>=0.3"
+        )
     finally:
         connection.creation.destroy_test_db(old_name, verbosity=0)
 

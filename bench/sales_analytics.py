@@ -360,6 +360,14 @@ def run(data: dict[str, Any], runs: int, built: float) -> None:
             f"| {name:<50} | {p50:>9.1f} | {p95:>9.1f} | {p50 / base[0]:>11.2f}x "
             f"| {p50 / floor_base[0]:>6.2f}x |"
         )
+    for name, (p50, _p95), base in (
+        ("sales-analytics-win-rate", win, win_base),
+        ("sales-analytics-conversion", conv, conv_base),
+    ):
+        print(
+            f"RESULT benchmark={name} figure={p50:.1f}ms baseline={base[0]:.1f}ms "
+            f"ratio={p50 / base[0]:.2f} target=<=1.5"
+        )
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ shared view with ``mine=true`` shows each user their own rows.
 
 from __future__ import annotations
 
+import decimal
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -14,6 +15,28 @@ from typing import Any
 import django_filters
 from django.db.models import Q, QuerySet
 from django_filters.constants import EMPTY_VALUES
+
+# No database stores an integer beyond 64 bits; SQLite and psycopg raise on one even in a
+# WHERE clause, so such a filter value is an error on its field, not a query.
+LARGEST_INTEGER = 2**63 - 1
+
+
+def beyond_64_bits(value: object) -> bool:
+    if isinstance(value, bool) or not isinstance(value, int | decimal.Decimal):
+        return False
+    return not -LARGEST_INTEGER <= value <= LARGEST_INTEGER
+
+
+def refuse_huge_numbers(filterset: django_filters.FilterSet) -> dict[str, list[str]]:
+    """Mark each filter whose value is a number beyond 64 bits as invalid (which drops it
+    from the query) and return those errors; call before ``filterset.qs``."""
+    form = filterset.form
+    form.is_valid()
+    message = f"Use a number between {-LARGEST_INTEGER} and {LARGEST_INTEGER}."
+    huge = [name for name, value in form.cleaned_data.items() if beyond_64_bits(value)]
+    for name in huge:
+        form.add_error(name, message)
+    return {name: [message] for name in huge}
 
 
 @dataclass(frozen=True)

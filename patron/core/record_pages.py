@@ -37,7 +37,7 @@ from patron.core.exceptions import (
     VersionConflict,
 )
 from patron.core.exports import EXPORT_FORMATS
-from patron.core.filters import FilterContext
+from patron.core.filters import FilterContext, refuse_huge_numbers
 from patron.core.forms import RecordForm
 from patron.core.jobs import job_start
 from patron.core.models import BusinessRecord, ChangeLogEntry, CustomFieldDefinition, SavedView
@@ -275,6 +275,7 @@ def filtered_queryset(
         params, queryset=ui.selector(user=user), request=FilterContext(user=user)
     )
     _polish_filter_form(filterset.form)
+    refuse_huge_numbers(filterset)
     rows = apply_custom_filters(filterset.qs, definitions, params)
     rows, _check = apply_quality_filter(rows, ui.object_type, params)
     return filterset, rows

@@ -27,7 +27,7 @@ from typing import Any
 
 from django.contrib.contenttypes.models import ContentType
 from django.db import connection, models
-from django.db.models import Case, Exists, Expression, F, OuterRef, Value, When
+from django.db.models import Case, Exists, Expression, F, OuterRef, Subquery, Value, When
 
 from patron.core.choices import Action
 from patron.core.models import SearchEntry
@@ -336,9 +336,18 @@ def _best(entries: models.QuerySet[SearchEntry], phrase: str, limit: int) -> lis
     instead of all of it; exact and prefix title matches are fetched separately beforehand.
     """
     candidates = entries.values("id")[:MAX_CANDIDATES]
+    if connection.vendor == "postgresql":
+        # ARRAY() makes the candidates an InitPlan, computed first. As an IN semi-join the
+        # planner could instead sort every entry by rank and probe the candidates per row, and
+        # it did for users with visibility rules (their checks are estimated as costly):
+        # seconds per search at 2.7 million entries (issue 8, docs/performance.md).
+        chosen = SearchEntry.objects.filter(
+            _condition("{0} = ANY(ARRAY{1})", F("id"), Subquery(candidates))
+        )
+    else:
+        chosen = SearchEntry.objects.filter(id__in=candidates)
     return list(
-        SearchEntry.objects.filter(id__in=candidates)
-        .annotate(search_rank=_rank(phrase))
+        chosen.annotate(search_rank=_rank(phrase))
         .order_by("search_rank", "title", "id")
         .values_list("id", "content_type_id", "object_id", "title", "subtitle")[:limit]
     )

@@ -23,6 +23,8 @@ from patron.users.models import User
 router = Router(tags=["forecasts"], auth=api_auth("sales"))
 
 CSV_CONTENT_TYPE = "text/csv"
+# A fiscal year's periods must be dates Python can hold (years 1 to 9999, plus a margin).
+MIN_YEAR, MAX_YEAR = 1900, 9998
 MAX_IMPORT_BYTES = 2 * 1024 * 1024
 PERIOD_DOC = (
     "A period label such as FY2027 Q1 or FY2027 M01, or its first day (YYYY-MM-DD); fiscal "
@@ -297,6 +299,11 @@ def _quota(quota: Quota) -> dict[str, Any]:
 )
 def quota_index(request: HttpRequest, year: int | None = None, user: int | None = None) -> Any:
     viewer = request_user(request)
+    if year is not None and not MIN_YEAR <= year <= MAX_YEAR:
+        raise ValidationFailed(
+            f"There is no fiscal year {year}.",
+            errors={"year": [f"Use a year between {MIN_YEAR} and {MAX_YEAR}."]},
+        )
     periods = forecasts.fiscal_periods(year or forecasts.current_period().fiscal_year)
     users = [u for u in forecasts.forecast_users(viewer) if user is None or u.pk == user]
     return [

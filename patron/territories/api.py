@@ -628,6 +628,7 @@ def compare_csv_rows(result: compare.Comparison, filters: compare.CompareFilters
     summary="The comparison's moves as CSV",
     description=f"{ADMIN_ONLY} The same filters as the comparison; streamed.",
     operation_id="territory_model_compare_csv",
+    openapi_extra={"responses": {200: {"content": {"text/csv": {"schema": {"type": "string"}}}}}},
 )
 def model_compare_csv(
     request: HttpRequest,

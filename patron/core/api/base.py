@@ -20,8 +20,13 @@ from django.urls import Resolver404, URLPattern, URLResolver, re_path, resolve, 
 from ninja import NinjaAPI
 from ninja.openapi.schema import OpenAPISchema
 
-from patron.core.api.openapi import add_custom_fields, use_problem_media_type
-from patron.core.api.parsing import JSONParser
+from patron.core.api.openapi import (
+    add_custom_fields,
+    document_generic_errors,
+    use_problem_media_type,
+    with_unique_component_names,
+)
+from patron.core.api.parsing import LARGEST_INTEGER, JSONParser
 from patron.core.api.problems import (
     PROBLEM_CONTENT_TYPE,
     install_problem_handlers,
@@ -31,9 +36,27 @@ from patron.core.api.problems import (
 _FALLBACK_URL_NAME = "api-fallback"
 
 
-def _problem_for_405(view: Callable[..., HttpResponseBase]) -> Callable[..., HttpResponseBase]:
+def _beyond_64_bits(value: object) -> bool:
+    return isinstance(value, int) and not -LARGEST_INTEGER <= value <= LARGEST_INTEGER
+
+
+def _guarded(view: Callable[..., HttpResponseBase]) -> Callable[..., HttpResponseBase]:
     @functools.wraps(view)
     def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        if any(_beyond_64_bits(value) for value in kwargs.values()):
+            # No row has such an id, and databases raise on the comparison.
+            return problem_response(request, 404, "No such resource.")
+        with_nul = sorted(
+            {name for name, values in request.GET.lists() for v in [name, *values] if "\x00" in v}
+        )
+        if with_nul:
+            # PostgreSQL cannot compare text holding NUL; psycopg raises (a 500 otherwise).
+            return problem_response(
+                request,
+                422,
+                "Query parameters may not contain NUL (\\u0000) characters.",
+                errors={name: ["Remove the NUL (\\u0000) character."] for name in with_nul},
+            )
         response = view(request, *args, **kwargs)
         if response.status_code == 405 and PROBLEM_CONTENT_TYPE not in response.get(
             "Content-Type", ""
@@ -65,7 +88,7 @@ class PatronAPI(NinjaAPI):
                 # Kept for reverse() of the API's root path; answered as a problem.
                 pattern = URLPattern(pattern.pattern, self._fallback, name="api-root")
             elif isinstance(pattern, URLPattern):
-                pattern.callback = _problem_for_405(pattern.callback)
+                pattern.callback = _guarded(pattern.callback)
             patterns.append(pattern)
         patterns.append(re_path(r"^.*$", self._fallback, name=_FALLBACK_URL_NAME))
         return patterns
@@ -98,8 +121,12 @@ class PatronAPI(NinjaAPI):
         path_params: dict[str, Any] | None = None,
         include_custom_fields: bool = True,
     ) -> OpenAPISchema:
-        schema = super().get_openapi_schema(path_prefix=path_prefix, path_params=path_params)
+        parent = super().get_openapi_schema
+        schema: OpenAPISchema = with_unique_component_names(
+            lambda: parent(path_prefix=path_prefix, path_params=path_params)
+        )
         use_problem_media_type(schema)
+        document_generic_errors(schema)
         if include_custom_fields:
             add_custom_fields(schema)
         return schema

@@ -18,7 +18,7 @@ from typing import Any, Generic, TypeVar
 
 import django_filters
 from django.core import signing
-from django.core.exceptions import ValidationError
+from django.core.exceptions import FieldDoesNotExist, ValidationError
 from django.db import models
 from django.db.models import F, Model, Q, QuerySet
 from django.http import HttpRequest
@@ -27,15 +27,13 @@ from pydantic import Field
 
 from patron.core.api.auth import request_user
 from patron.core.exceptions import ValidationFailed
-from patron.core.filters import FilterContext
+from patron.core.filters import FilterContext, refuse_huge_numbers
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 200
 _CURSOR_SALT = "patron.api.cursor"
 # Query parameters every list understands besides its FilterSet's.
 LIST_PARAMETERS = frozenset({"limit", "cursor", "sort"})
-# Numbers beyond a 64-bit column cannot match anything and make some databases raise.
-_LARGEST_ID = 2**63 - 1
 
 M = TypeVar("M", bound=Model)
 T = TypeVar("T")
@@ -111,24 +109,44 @@ def decode_cursor(
     return values
 
 
-def _ordering(columns: Sequence[str]) -> list[Any]:
+def _nullable(model: type[models.Model], name: str) -> bool:
+    """Whether column ``name`` may hold NULL (a related or unknown path counts as nullable)."""
+    try:
+        field = model._meta.get_field(name)
+    except FieldDoesNotExist:
+        return True
+    return not isinstance(field, models.Field) or field.null
+
+
+def _ordering(model: type[models.Model], columns: Sequence[str]) -> list[Any]:
+    """The ORDER BY of ``columns``: NULLs sort as the smallest value.
+
+    NOT NULL columns get a plain ASC/DESC, which an index on them serves (an explicit NULLS
+    FIRST on ascending columns does not match a btree index, so PostgreSQL read and sorted
+    every matching row: 30,000 of one owner's contacts for a page of 50, issue 8).
+    """
     order = []
     for column in columns:
         name = column.lstrip("-")
-        if column.startswith("-"):
+        descending = column.startswith("-")
+        if not _nullable(model, name):
+            order.append(F(name).desc() if descending else F(name).asc())
+        elif descending:
             order.append(F(name).desc(nulls_last=True))
         else:
             order.append(F(name).asc(nulls_first=True))
     return order
 
 
-def _after(columns: Sequence[str], values: Sequence[Any]) -> Q:
+def _after(model: type[models.Model], columns: Sequence[str], values: Sequence[Any]) -> Q:
     """Rows strictly after ``values`` in the order of ``columns`` (the keyset predicate)."""
     condition = Q(pk__in=[])
     equal_so_far = Q()
     for column, value in zip(columns, values, strict=True):
         name = column.lstrip("-")
-        if column.startswith("-"):
+        if value is not None and not _nullable(model, name):
+            beyond = Q(**{f"{name}__lt" if column.startswith("-") else f"{name}__gt": value})
+        elif column.startswith("-"):
             beyond = (
                 Q(pk__in=[])
                 if value is None
@@ -155,8 +173,8 @@ def keyset_page(
     """One page of ``queryset`` ordered by ``columns`` and the cursor for the next one."""
     if cursor:
         values = decode_cursor(cursor, sort=sort, model=queryset.model, columns=columns)
-        queryset = queryset.filter(_after(columns, values))
-    rows = list(queryset.order_by(*_ordering(columns))[: limit + 1])
+        queryset = queryset.filter(_after(queryset.model, columns, values))
+    rows = list(queryset.order_by(*_ordering(queryset.model, columns))[: limit + 1])
     if len(rows) <= limit:
         return rows, None
     rows = rows[:limit]
@@ -186,12 +204,6 @@ def sort_columns(
     return key, sorts[key]
 
 
-def _beyond_64_bits(value: object) -> bool:
-    if isinstance(value, bool) or not isinstance(value, int | decimal.Decimal):
-        return False
-    return not -_LARGEST_ID <= value <= _LARGEST_ID
-
-
 def filtered(
     request: HttpRequest,
     queryset: QuerySet[M],
@@ -215,18 +227,12 @@ def filtered(
     filterset = filterset_class(
         data=params, queryset=queryset, request=FilterContext(user=request_user(request))
     )
-    if filterset.is_valid():
-        errors = {
-            name: [f"Use a number between {-_LARGEST_ID} and {_LARGEST_ID}."]
-            for name, value in filterset.form.cleaned_data.items()
-            if _beyond_64_bits(value)
-        }
-    else:
+    refuse_huge_numbers(filterset)
+    if not filterset.is_valid():
         errors = {
             name: [str(message) for message in messages]
             for name, messages in filterset.errors.items()
         }
-    if errors:
         raise ValidationFailed(
             "Some filters are not valid: " + ", ".join(sorted(errors)) + ".", errors=errors
         )

@@ -15,13 +15,14 @@ from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig
+from django.db import InterfaceError, OperationalError
 from django.http import Http404, HttpRequest, HttpResponse
 from ninja import Schema
 from ninja.errors import AuthenticationError, HttpError, Throttled
 from ninja.errors import ValidationError as NinjaValidationError
 from pydantic import Field
 
-from patron.core.exceptions import PatronError, VersionConflict
+from patron.core.exceptions import BrokerUnavailable, PatronError, VersionConflict
 
 if TYPE_CHECKING:
     from ninja import NinjaAPI
@@ -44,6 +45,7 @@ _TYPES_BY_STATUS = {
     422: "validation-failed",
     429: "too-many-requests",
     500: "server-error",
+    503: "service-unavailable",
 }
 _TITLES_BY_STATUS = {
     400: "Bad request",
@@ -57,6 +59,7 @@ _TITLES_BY_STATUS = {
     422: "Validation failed",
     429: "Too many requests",
     500: "Server error",
+    503: "Service unavailable",
 }
 
 
@@ -192,6 +195,13 @@ def install_problem_handlers(api: NinjaAPI) -> None:
     def on_too_big(request: HttpRequest, exc: RequestDataTooBig) -> HttpResponse:
         return too_large_response(request)
 
+    def on_unavailable(request: HttpRequest, exc: Exception) -> HttpResponse:
+        # The database or the broker is down: 503 with Retry-After (patron.core.middleware).
+        from patron.core.middleware import unavailable_response
+
+        logger.warning("%s %s: 503, %s: %s", request.method, request.path, type(exc).__name__, exc)
+        return unavailable_response(request, exc)
+
     def on_unexpected(request: HttpRequest, exc: Exception) -> HttpResponse:
         logger.exception("Unhandled error in API operation %s %s", request.method, request.path)
         return problem_response(
@@ -207,6 +217,9 @@ def install_problem_handlers(api: NinjaAPI) -> None:
         (Http404, on_not_found),
         (DjangoPermissionDenied, on_django_permission),
         (RequestDataTooBig, on_too_big),
+        (BrokerUnavailable, on_unavailable),
+        (OperationalError, on_unavailable),
+        (InterfaceError, on_unavailable),
         (Exception, on_unexpected),
     ]
     for exception_class, handler in handlers:

@@ -10,6 +10,7 @@ import pytest
 from django.test import Client
 
 from patron.contacts.services import account_create
+from patron.core.api.testing import assert_problem
 from patron.core.exceptions import PermissionDenied, ValidationFailed
 from patron.core.models import OrganizationSettings
 from patron.core.testing import Endpoint, assert_max_queries, check_visibility_matrix
@@ -592,6 +593,13 @@ def test_quotas_through_the_api(manager, rep, other_rep):
             {"line": 3, "errors": {"amount": ["Enter an amount of 0 or more, like 250000."]}}
         ],
     }
+
+
+def test_quotas_of_a_year_without_dates_are_refused_naming_year(manager):
+    # Found by the API fuzz test (issue 8): year=1000000 was a 500.
+    for year in (1000000, 0, -5):
+        response = _client(manager).get(f"/api/v1/quotas?year={year}")
+        assert_problem(response, 422, "year")
 
 
 def test_visibility_matrix_a_manager_sees_a_reps_forecast_and_quota_a_peer_does_not(
