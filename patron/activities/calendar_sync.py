@@ -8,7 +8,7 @@ from typing import Any
 from patron.activities.choices import ActivityKind
 from patron.activities.models import Activity, ActivityAttendee
 from patron.activities.reminders import reminders_reschedule
-from patron.core import events
+from patron.core import events, jobs
 
 # A change to any of these sends attendees an updated invitation.
 INVITATION_FIELDS = frozenset({"starts_at", "ends_at", "all_day", "location", "subject"})
@@ -17,9 +17,9 @@ REMINDER_FIELDS = frozenset({"starts_at", "due_at"})
 
 
 def _send_invitations(pk: int) -> None:
-    from patron.activities.tasks import send_invitations
-
-    send_invitations.delay(pk)
+    # Through core's enqueue, so a broker that is down is logged instead of failing the
+    # request whose appointment is already saved.
+    jobs.enqueue("activities.send_invitations", pk)
 
 
 def on_activity_event(event: str, payload: dict[str, Any]) -> None:

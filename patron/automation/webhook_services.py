@@ -24,6 +24,7 @@ from patron.automation.access import WEBHOOKS, require_admin
 from patron.automation.choices import DeliveryStatus
 from patron.automation.conditions import model_for
 from patron.automation.models import WebhookAllowedHost, WebhookDelivery, WebhookSubscription
+from patron.core import jobs
 from patron.core.exceptions import RecordNotFound, ValidationFailed
 from patron.core.notifications import notification_send
 from patron.core.records import snapshot
@@ -361,13 +362,9 @@ def enqueue(delivery_ids: list[int]) -> None:
     if not delivery_ids:
         return
 
-    def send() -> None:
-        from patron.automation.webhook_tasks import deliver
-
-        for delivery_id in delivery_ids:
-            deliver.delay(delivery_id)
-
-    transaction.on_commit(send)
+    # With the broker down the deliveries stay due and the every-minute send_due sends them.
+    for delivery_id in delivery_ids:
+        jobs.enqueue("automation.webhook_deliver", delivery_id)
 
 
 # ---------------------------------------------------------------- sending

@@ -27,7 +27,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Case, F, Max, Model, Value, When
 from django.utils import timezone
 
-from patron.core import events
+from patron.core import events, jobs
 from patron.core.choices import Action
 from patron.core.exceptions import PermissionDenied, ValidationFailed
 from patron.core.models import BusinessRecord
@@ -939,14 +939,10 @@ def release_item(*, item: Model) -> None:
 
 
 def _assign_waiting_soon(pool_id: int | None) -> None:
-    """After commit, ask a worker to assign the pool's waiting items (someone may fit now)."""
+    """After commit, ask a worker to assign the pool's waiting items (someone may fit now).
 
-    def enqueue() -> None:
-        from patron.routing.tasks import assign_waiting
-
-        assign_waiting.delay(pool_id)
-
-    transaction.on_commit(enqueue)
+    With the broker down the request still succeeds: the every-minute sweep assigns them."""
+    jobs.enqueue("routing.assign_waiting", pool_id)
 
 
 def assign_waiting_items(*, pool: Pool | None = None, limit: int = 500) -> int:

@@ -10,6 +10,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from celery import current_app
 from django.utils import timezone
 
 from patron.automation import webhook_services, webhook_tasks
@@ -35,11 +36,12 @@ def sent_inline(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """Run the deliver task in-process (a worker would); returns the ids it was given."""
     given: list[int] = []
 
-    def deliver_now(delivery_id: int) -> None:
-        given.append(delivery_id)
-        webhook_services.deliver(delivery_id)
+    def send_now(name: str, args: tuple[Any, ...] = (), kwargs: Any = None) -> None:
+        assert name == webhook_tasks.deliver.name
+        given.append(args[0])
+        webhook_services.deliver(args[0])
 
-    monkeypatch.setattr(webhook_tasks.deliver, "delay", deliver_now)
+    monkeypatch.setattr(current_app, "send_task", send_now)
     return given
 
 
@@ -351,3 +353,24 @@ def test_events_cost_no_query_without_subscriptions_and_see_each_change_at_once(
     webhook_services.webhook_subscription_delete(user=admin_user, subscription=subscription)
     with django_assert_num_queries(1):  # the index is read again, then nothing matches
         webhook_services.on_event("account.updated", {"pk": 4, "actor_id": None})
+
+
+def test_a_broker_that_refuses_the_send_leaves_the_delivery_due_for_the_sweep(
+    admin_user, loopback_allowed, monkeypatch, django_capture_on_commit_callbacks
+):
+    def refuse(*args: Any, **kwargs: Any) -> None:
+        raise ConnectionRefusedError("broker down")
+
+    monkeypatch.setattr(current_app, "send_task", refuse)
+    with local_receiver([200]) as receiver:
+        subscription, _secret = subscribe(admin_user, receiver.url, ["account.created"])
+        # The save succeeds although the hand-over to a worker fails after commit.
+        with django_capture_on_commit_callbacks(execute=True):
+            account_create(user=admin_user, name="Acme")
+        delivery = WebhookDelivery.objects.get(subscription=subscription)
+        assert delivery.status == DeliveryStatus.PENDING
+        make_due(delivery)
+        assert webhook_services.send_due() == 1
+    delivery.refresh_from_db()
+    assert delivery.status == DeliveryStatus.SUCCEEDED
+    assert len(receiver.requests) == 1
