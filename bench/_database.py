@@ -19,7 +19,8 @@ import shutil
 import statistics
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -126,6 +127,35 @@ def exists(target: Target) -> bool:
 
 
 # --- measuring ----------------------------------------------------------------------------
+
+
+@contextmanager
+def generated(url: str | None, throwaway_name: str, scale: float) -> Iterator[Target]:
+    """Django set up on the database at ``url`` (one bench/generate.py kept), or on a
+    throwaway one built here at ``scale`` and dropped on the way out."""
+    import warnings
+
+    target = choose(url, throwaway_name)
+    built_here = url is None
+    if built_here:
+        create(target)
+    elif not exists(target):
+        raise SystemExit(f"No database at {target.describe()}: run bench/generate.py --keep.")
+    import django
+
+    # Static files are not collected for a benchmark; WhiteNoise says so at the first request.
+    warnings.filterwarnings("ignore", message="No directory at")
+    django.setup()
+    try:
+        if built_here:
+            import _data
+
+            migrate()
+            _data.build(scale, log=lambda line: None)
+        yield target
+    finally:
+        if built_here:
+            drop(target)
 
 
 def configure_client_settings(settings: Any) -> None:

@@ -23,7 +23,6 @@ import datetime
 import json
 import os
 import sys
-import warnings
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -105,27 +104,8 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=60, help="timed runs of each side")
     args = parser.parse_args()
 
-    target = _database.choose(args.database_url, "patron_bench_api_list")
-    built_here = args.database_url is None
-    if built_here:
-        _database.create(target)
-    elif not _database.exists(target):
-        raise SystemExit(f"No database at {target.describe()}: run bench/generate.py --keep.")
-    import django
-
-    # Static files are not collected for a benchmark; WhiteNoise says so at the first request.
-    warnings.filterwarnings("ignore", message="No directory at")
-    django.setup()
-    try:
-        if built_here:
-            import _data
-
-            _database.migrate()
-            _data.build(args.scale, log=lambda line: None)
+    with _database.generated(args.database_url, "patron_bench_api_list", args.scale) as target:
         run(target, args.runs)
-    finally:
-        if built_here:
-            _database.drop(target)
 
 
 def run(target: _database.Target, runs: int) -> None:

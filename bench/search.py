@@ -23,7 +23,6 @@ import argparse
 import os
 import random
 import sys
-import warnings
 from pathlib import Path
 from typing import Any
 
@@ -154,26 +153,8 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=QUERIES, help="queries made from the data")
     args = parser.parse_args()
 
-    target = _database.choose(args.database_url, "patron_bench_search")
-    built_here = args.database_url is None
-    if built_here:
-        _database.create(target)
-    elif not _database.exists(target):
-        raise SystemExit(f"No database at {target.describe()}: run bench/generate.py --keep.")
-    import django
-
-    warnings.filterwarnings("ignore", message="No directory at")
-    django.setup()
-    try:
-        if built_here:
-            import _data
-
-            _database.migrate()
-            _data.build(args.scale, log=lambda line: None)
+    with _database.generated(args.database_url, "patron_bench_search", args.scale) as target:
         run(target, args.runs, args.queries)
-    finally:
-        if built_here:
-            _database.drop(target)
 
 
 def run(target: _database.Target, runs: int, count: int) -> None:
