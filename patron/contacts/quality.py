@@ -4,12 +4,10 @@ from __future__ import annotations
 
 from patron.contacts.models import Account, Contact
 from patron.core.quality import (
-    INVALID,
     MISSING,
     QualityCheck,
     blank,
-    malformed_email,
-    malformed_phone,
+    malformed_contact_point_checks,
     register_quality_check,
 )
 
@@ -26,25 +24,13 @@ def register_quality() -> None:
             hint="Add an email address or a phone number on each contact.",
             order=10,
         ),
-        QualityCheck(
-            key="contact_bad_email",
-            model=Contact,
-            label="Contacts with a malformed email",
-            kind=INVALID,
-            condition=lambda: malformed_email("email"),
-            fields=("email",),
-            hint="Correct the address (name@example.com).",
+        *malformed_contact_point_checks(
+            Contact,
+            key_prefix="contact",
+            plural="Contacts",
             order=20,
-        ),
-        QualityCheck(
-            key="contact_bad_phone",
-            model=Contact,
-            label="Contacts with a phone that does not parse",
-            kind=INVALID,
-            condition=lambda: malformed_phone("phone"),
-            fields=("phone",),
-            hint="Enter the number with its country code, e.g. +44 20 7946 0000.",
-            order=30,
+            email_hint="Correct the address (name@example.com).",
+            phone_hint="Enter the number with its country code, e.g. +44 20 7946 0000.",
         ),
         QualityCheck(
             key="account_no_industry",
@@ -66,23 +52,6 @@ def register_quality() -> None:
             hint="Add the billing country on each account.",
             order=20,
         ),
-        QualityCheck(
-            key="account_bad_email",
-            model=Account,
-            label="Accounts with a malformed email",
-            kind=INVALID,
-            condition=lambda: malformed_email("email"),
-            fields=("email",),
-            order=30,
-        ),
-        QualityCheck(
-            key="account_bad_phone",
-            model=Account,
-            label="Accounts with a phone that does not parse",
-            kind=INVALID,
-            condition=lambda: malformed_phone("phone"),
-            fields=("phone",),
-            order=40,
-        ),
+        *malformed_contact_point_checks(Account, key_prefix="account", plural="Accounts", order=30),
     ):
         register_quality_check(check)

@@ -81,6 +81,41 @@ def blank(name: str) -> Q:
     return Q(**{name: ""}) | Q(**{f"{name}__isnull": True})
 
 
+def malformed_contact_point_checks(
+    model: type[BusinessRecord],
+    *,
+    key_prefix: str,
+    plural: str,
+    order: int,
+    email_hint: str = "",
+    phone_hint: str = "",
+) -> tuple[QualityCheck, QualityCheck]:
+    """The malformed-email and unparsable-phone checks every object with an ``email`` and a
+    ``phone`` field has, ordered ``order`` and ``order + 10``."""
+    return (
+        QualityCheck(
+            key=f"{key_prefix}_bad_email",
+            model=model,
+            label=f"{plural} with a malformed email",
+            kind=INVALID,
+            condition=lambda: malformed_email("email"),
+            fields=("email",),
+            hint=email_hint,
+            order=order,
+        ),
+        QualityCheck(
+            key=f"{key_prefix}_bad_phone",
+            model=model,
+            label=f"{plural} with a phone that does not parse",
+            kind=INVALID,
+            condition=lambda: malformed_phone("phone"),
+            fields=("phone",),
+            hint=phone_hint,
+            order=order + 10,
+        ),
+    )
+
+
 def checks_for(user: Principal) -> list[QualityCheck]:
     """The checks whose records ``user`` may read, without those over hidden fields."""
     profile = user.access_profile()

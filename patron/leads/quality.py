@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 from patron.core.quality import (
-    INVALID,
     MISSING,
     QualityCheck,
     blank,
-    malformed_email,
-    malformed_phone,
+    malformed_contact_point_checks,
     register_quality_check,
 )
 from patron.leads.models import Lead
@@ -36,23 +34,6 @@ def register_quality() -> None:
             hint="Add the company on each lead.",
             order=20,
         ),
-        QualityCheck(
-            key="lead_bad_email",
-            model=Lead,
-            label="Leads with a malformed email",
-            kind=INVALID,
-            condition=lambda: malformed_email("email"),
-            fields=("email",),
-            order=30,
-        ),
-        QualityCheck(
-            key="lead_bad_phone",
-            model=Lead,
-            label="Leads with a phone that does not parse",
-            kind=INVALID,
-            condition=lambda: malformed_phone("phone"),
-            fields=("phone",),
-            order=40,
-        ),
+        *malformed_contact_point_checks(Lead, key_prefix="lead", plural="Leads", order=30),
     ):
         register_quality_check(check)
