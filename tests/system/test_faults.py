@@ -176,6 +176,13 @@ def test_a_database_restart_under_traffic_gives_clean_503s_and_recovers_by_itsel
         # No restart of Patron: the next requests open new connections.
         recovered = traffic.statuses[200]
         wait_for(lambda: traffic.statuses[200] >= recovered + 4, timeout=60, what="recovery")
+    # Each app-server process has its own pool, which reconnects on its own back-off: wait
+    # until eight requests in a row (spread over every process) find the database again.
+    wait_for(
+        lambda: all(browser.get("/contacts/").status_code == 200 for _ in range(8)),
+        timeout=60,
+        what="every app-server process to reconnect",
+    )
     assert page.status_code == 503
     assert page.headers["Retry-After"]
     assert "The database is not answering" in page.text
