@@ -203,6 +203,9 @@ else:
     CELERY_BROKER_URL = _broker
     CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 CELERY_TASK_ACKS_LATE = True
+# How long a running job stays leased to its worker without a progress report; a delivery of
+# the same job meanwhile waits, so it resumes this long after its worker died.
+PATRON_JOB_LEASE_SECONDS = env.integer("PATRON_JOB_LEASE_SECONDS", 120, minimum=5)
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_IGNORE_RESULT = True
@@ -214,6 +217,11 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
     "clear-expired-sessions": {"task": "core.clear_expired_sessions", "schedule": 6 * 3600},
     "deliver-reminders": {"task": "activities.deliver_reminders", "schedule": 60},
+    # Invitations whose send the broker refused or a lost worker dropped.
+    "activities-send-pending-invitations": {
+        "task": "activities.send_pending_invitations",
+        "schedule": 60,
+    },
     # Monday 00:30: the forecast's week-over-week comparison starts from this snapshot.
     "snapshot-opportunities": {
         "task": "pipeline.snapshot_opportunities",

@@ -6,9 +6,10 @@ from __future__ import annotations
 from typing import Any
 
 from patron.activities.choices import ActivityKind
+from patron.activities.invitations import appointment_invitations_queue
 from patron.activities.models import Activity, ActivityAttendee
 from patron.activities.reminders import reminders_reschedule
-from patron.core import events, jobs
+from patron.core import events
 
 # A change to any of these sends attendees an updated invitation.
 INVITATION_FIELDS = frozenset({"starts_at", "ends_at", "all_day", "location", "subject"})
@@ -17,9 +18,9 @@ REMINDER_FIELDS = frozenset({"starts_at", "due_at"})
 
 
 def _send_invitations(pk: int) -> None:
-    # Through core's enqueue, so a broker that is down is logged instead of failing the
-    # request whose appointment is already saved.
-    jobs.enqueue("activities.send_invitations", pk)
+    # Recorded as pending before it is enqueued, so a broker that is down neither fails the
+    # request whose appointment is already saved nor loses the send: the sweep makes it.
+    appointment_invitations_queue(activity_id=pk)
 
 
 def on_activity_event(event: str, payload: dict[str, Any]) -> None:

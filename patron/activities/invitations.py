@@ -3,11 +3,17 @@
 An attendee is invited once per version of the appointment: ``invited_sequence`` records
 the SEQUENCE (the activity's version) last sent, so running the task twice sends nothing
 the second time, and a change of time, place or attendees sends an update.
+
+Each send to do is first recorded as a PendingInvitation and only then handed to the
+broker; the scheduler's sweep sends what is still pending after a grace period (a broker
+that refused the task, a worker lost mid-send), so no invitation is lost, and the
+per-attendee claim keeps a late task and the sweep from sending one twice.
 """
 
 from __future__ import annotations
 
 import logging
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
@@ -24,11 +30,23 @@ from patron.activities.ics import (
     with_calendar_parts,
     zone_of,
 )
-from patron.activities.models import Activity, ActivityAttendee
+from patron.activities.models import Activity, ActivityAttendee, PendingInvitation
+from patron.core import jobs
 from patron.core.notifications import notification_send
 from patron.core.record_pages import record_detail_url
 
 logger = logging.getLogger(__name__)
+
+SEND_TASK = "activities.send_invitations"
+# The task usually sends within seconds; the sweep leaves a pending send this long to it.
+SWEEP_GRACE = timedelta(minutes=2)
+# After the sweep takes a send, it waits this long before trying again should that attempt
+# not finish (mail server down, worker lost); the last delay repeats until MAX_ATTEMPTS.
+SWEEP_RETRY_DELAYS = (
+    timedelta(minutes=5), timedelta(minutes=30), timedelta(hours=2), timedelta(hours=6)
+)
+MAX_ATTEMPTS = 6
+SWEEP_BATCH = 200
 
 
 def _load(activity_id: int) -> Activity | None:
@@ -143,4 +161,58 @@ def appointment_invitations_send(*, activity_id: int) -> int:
         elif not cancelled:
             # Nobody to email (no address): record this version as handled all the same.
             ActivityAttendee.objects.filter(pk=row.pk).update(invited_sequence=activity.version)
+    return sent
+
+
+def appointment_invitations_queue(*, activity_id: int) -> None:
+    """Record that ``activity_id``'s attendees are owed its current version, then hand the
+    send to the broker; should the broker refuse it, the sweep sends it."""
+    now = timezone.now()
+    pending = {"queued_at": now, "send_after": now + SWEEP_GRACE, "attempts": 0}
+    PendingInvitation.objects.update_or_create(activity_id=activity_id, defaults=pending)
+    jobs.enqueue(SEND_TASK, activity_id)
+
+
+def appointment_invitations_deliver(*, activity_id: int) -> int:
+    """Send what ``activity_id``'s attendees are owed and clear its pending row, unless a
+    newer change was queued meanwhile (that one is sent by its own task or the sweep)."""
+    pending = PendingInvitation.objects.filter(activity_id=activity_id).first()
+    sent = appointment_invitations_send(activity_id=activity_id)
+    if pending is not None:
+        PendingInvitation.objects.filter(pk=pending.pk, queued_at=pending.queued_at).delete()
+    return sent
+
+
+def _take_due(now: datetime) -> list[PendingInvitation]:
+    """Lock the due rows no other sweep holds and push their next attempt back."""
+    with transaction.atomic():
+        due = list(
+            PendingInvitation.objects.select_for_update(skip_locked=True)
+            .filter(send_after__lte=now)
+            .order_by("send_after")[:SWEEP_BATCH]
+        )
+        for row in due:
+            row.attempts += 1
+            delay = SWEEP_RETRY_DELAYS[min(row.attempts, len(SWEEP_RETRY_DELAYS)) - 1]
+            row.send_after = now + delay
+        PendingInvitation.objects.bulk_update(due, ["attempts", "send_after"])
+    return due
+
+
+def pending_invitations_send() -> int:
+    """The sweep: send invitations still pending after the grace period. The number sent."""
+    sent = 0
+    for row in _take_due(timezone.now()):
+        if row.attempts > MAX_ATTEMPTS:
+            logger.error(
+                "Gave up sending invitations for activity %s after %s attempts",
+                row.activity_id, MAX_ATTEMPTS,
+            )
+            PendingInvitation.objects.filter(pk=row.pk, queued_at=row.queued_at).delete()
+            continue
+        try:
+            sent += appointment_invitations_deliver(activity_id=row.activity_id)
+        except Exception:
+            # Left pending: taken again at its send_after.
+            logger.exception("Sending invitations for activity %s failed", row.activity_id)
     return sent

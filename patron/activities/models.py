@@ -131,6 +131,29 @@ class ActivityAttendee(models.Model):
         return f"{self.content_type.app_label}.{self.content_type.model}"
 
 
+class PendingInvitation(models.Model):
+    """An appointment whose attendees are owed an invitation, update or cancellation.
+
+    Written before the send is handed to the broker and deleted once it is done, so a send
+    the broker refused (or a worker lost) is picked up by the scheduler's sweep instead of
+    being forgotten. ``queued_at`` changes with every new change to send, so a finished send
+    only clears the row when no newer change arrived meanwhile.
+    """
+
+    activity = models.OneToOneField(Activity, on_delete=models.CASCADE, related_name="+")
+    queued_at = models.DateTimeField()
+    # The sweep takes the row at this time: a grace period after queueing (the task usually
+    # sends first), then later after each attempt that did not finish.
+    send_after = models.DateTimeField()
+    attempts = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        indexes = [models.Index(fields=["send_after"], name="pending_invitation_due")]
+
+    def __str__(self) -> str:
+        return f"Invitations for activity {self.activity_id}"
+
+
 class ActivityReminder(models.Model):
     """A reminder ``minutes_before`` an appointment starts or a task is due.
 

@@ -2,15 +2,25 @@
 
 Tasks are enqueued only after the surrounding transaction commits, carry ids only, and are
 idempotent: a job that is already done is not run again when a message is redelivered.
+
+A running job is leased to the worker running it (renewed by each progress report), so a
+message the broker hands out again while that worker is alive (Redis redelivers unacked
+messages after its visibility timeout) backs off instead of running the job a second time
+at once; once the lease runs out (the worker died), a delivery resumes the job.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import socket
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
@@ -112,27 +122,100 @@ def job_start(*, kind: str, user: Any, params: dict[str, Any], task_name: str) -
     return job
 
 
+class JobLeaseLost(Exception):
+    """Another worker took the job over after this one's lease ran out; this copy stops."""
+
+
+def _lease_length() -> timedelta:
+    return timedelta(seconds=settings.PATRON_JOB_LEASE_SECONDS)
+
+
+def _lease_owner() -> str:
+    # Unique per claim (two deliveries in one process are two owners); host and pid say
+    # where a job runs when someone reads the row.
+    return f"{socket.gethostname()[:60]}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
+
+
 def job_claim(job_id: int) -> Job | None:
-    """Mark a queued job running; None when it is finished already (a redelivery)."""
+    """Lease a queued (or abandoned) job and mark it running; None when it is finished
+    already (a redelivery) or, outside a Celery task, while another worker holds it.
+
+    Inside a task, a job another worker holds makes the task retry itself once that lease
+    would run out: if that worker finishes, the retry is a no-op; if it died, the retry
+    resumes the job."""
+    now = timezone.now()
     with transaction.atomic():
         job = Job.objects.select_for_update().filter(pk=job_id).first()
         if job is None or job.status in (JobStatus.DONE, JobStatus.FAILED):
             return None
-        job.status = JobStatus.RUNNING
-        job.started_at = job.started_at or timezone.now()
-        job.save(update_fields=["status", "started_at"])
-        return job
+        held_until = job.lease_expires_at
+        if held_until is None or held_until <= now:
+            job.status = JobStatus.RUNNING
+            job.started_at = job.started_at or now
+            job.lease_owner = _lease_owner()
+            job.lease_expires_at = now + _lease_length()
+            job.save(update_fields=["status", "started_at", "lease_owner", "lease_expires_at"])
+            return job
+    wait = (held_until - now).total_seconds()
+    logger.info("Job %s is running on %s for %.0f s more; not starting it twice", job_id,
+                job.lease_owner, wait)
+    _retry_after(wait + 1)
+    return None
+
+
+def _retry_after(seconds: float) -> None:
+    """Retry the Celery task being run (if any) after ``seconds``; never gives up, because
+    the retry is what resumes the job should the worker holding it die."""
+    from celery import current_app
+
+    task = current_app.current_task
+    if task is None or task.request.called_directly or task.request.is_eager:
+        return
+    raise task.retry(countdown=round(seconds), max_retries=None)
+
+
+def job_release(job: Job) -> None:
+    """End this worker's lease now, so the next delivery resumes the job at once."""
+    if job.lease_owner:
+        Job.objects.filter(pk=job.pk, lease_owner=job.lease_owner).update(
+            lease_expires_at=timezone.now()
+        )
 
 
 def job_progress(job: Job, *, done: int, total: int | None = None, message: str = "") -> None:
+    """Record progress and renew the lease; JobLeaseLost when another worker took over."""
     job.progress_done = done
     if total is not None:
         job.progress_total = total
     if message:
         job.message = message[:300]
-    Job.objects.filter(pk=job.pk).update(
-        progress_done=job.progress_done, progress_total=job.progress_total, message=job.message
+    rows = Job.objects.filter(pk=job.pk)
+    renewal: dict[str, Any] = {}
+    if job.lease_owner:
+        rows = rows.filter(lease_owner=job.lease_owner)
+        job.lease_expires_at = renewal["lease_expires_at"] = timezone.now() + _lease_length()
+    updated = rows.update(
+        progress_done=job.progress_done,
+        progress_total=job.progress_total,
+        message=job.message,
+        **renewal,
     )
+    if not updated and job.lease_owner:
+        raise JobLeaseLost(f"Job {job.pk} is now run by another worker.")
+
+
+def _save_ending(job: Job) -> None:
+    """Save a finished or failed job, unless another worker has taken it over."""
+    with transaction.atomic():
+        if job.lease_owner and not (
+            Job.objects.select_for_update()
+            .filter(pk=job.pk, lease_owner=job.lease_owner)
+            .exists()
+        ):
+            raise JobLeaseLost(f"Job {job.pk} is now run by another worker.")
+        job.lease_owner = ""
+        job.lease_expires_at = None
+        job.save()
 
 
 def job_finish(job: Job, *, result: dict[str, Any] | None = None, message: str = "") -> None:
@@ -142,7 +225,7 @@ def job_finish(job: Job, *, result: dict[str, Any] | None = None, message: str =
     job.message = message[:300] or "Done"
     if job.progress_total is not None:
         job.progress_done = job.progress_total
-    job.save()
+    _save_ending(job)
 
 
 def job_fail(job: Job, *, error: str) -> None:
@@ -150,7 +233,7 @@ def job_fail(job: Job, *, error: str) -> None:
     job.finished_at = timezone.now()
     job.error = error
     job.message = "Failed"
-    job.save()
+    _save_ending(job)
 
 
 JobWork = Callable[[Job], dict[str, Any] | None]
@@ -159,17 +242,28 @@ JobWork = Callable[[Job], dict[str, Any] | None]
 def job_execute(job_id: int, work: JobWork) -> Job | None:
     """Run ``work(job)`` for a task body: claim, then finish with its result or record the error.
 
-    Returns None when the job is missing or already finished, so a redelivered message is a
-    no-op. ``work`` reports progress with ``job_progress`` and should itself be safe to repeat,
-    because a worker lost mid-job makes the broker deliver the message again.
+    Returns None when the job is missing, already finished or running elsewhere, so a
+    redelivered message is a no-op. ``work`` reports progress with ``job_progress`` (at
+    least once per lease, which renews it) and should itself be safe to repeat, because a
+    worker lost mid-job makes the broker deliver the message again.
     """
     job = job_claim(job_id)
     if job is None:
         return None
     try:
         result = work(job)
+        job_finish(job, result=result)
+    except JobLeaseLost:
+        logger.warning("Job %s was taken over by another worker; this copy stopped", job_id)
+        return None
     except Exception as exc:
-        job_fail(job, error=f"{type(exc).__name__}: {exc}")
+        try:
+            job_fail(job, error=f"{type(exc).__name__}: {exc}")
+        except JobLeaseLost:
+            logger.warning("Job %s failed here after another worker took it over", job_id)
         raise
-    job_finish(job, result=result)
+    except BaseException:
+        # The process is stopping (shutdown, interrupt): the next delivery may resume now.
+        job_release(job)
+        raise
     return job

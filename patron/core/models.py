@@ -280,6 +280,10 @@ class Job(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # The worker running the job holds it until ``lease_expires_at`` (renewed with each
+    # progress report), so a message the broker delivers again meanwhile backs off.
+    lease_owner = models.CharField(max_length=100, blank=True)
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -289,6 +293,17 @@ class Job(models.Model):
         if not self.progress_total:
             return 100 if self.status == JobStatus.DONE else None
         return min(100, round(100 * self.progress_done / self.progress_total))
+
+
+class ScheduledSend(models.Model):
+    """When a periodic task was last sent by any scheduler, so that a second scheduler
+    started by mistake does not send it again within the same period."""
+
+    name = models.CharField(max_length=200, unique=True)
+    last_sent_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return self.name
 
 
 class CustomFieldDefinition(models.Model):

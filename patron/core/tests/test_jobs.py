@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from celery import current_app
+from celery import Celery, current_app
+from django.utils import timezone
 
 from patron.core.choices import JobStatus
 from patron.core.jobs import (
+    JobLeaseLost,
     enqueue,
     job_claim,
     job_execute,
+    job_fail,
     job_finish,
     job_progress,
     job_start,
@@ -70,6 +75,11 @@ def test_job_start_creates_queued_job_and_sends_its_id(
     assert sent == [("core.ping", (job.pk,), {})]
 
 
+def _lease_runs_out(job: Job) -> None:
+    """What time does to the lease of a worker that died (SIGKILL leaves no trace)."""
+    Job.objects.filter(pk=job.pk).update(lease_expires_at=timezone.now() - timedelta(seconds=1))
+
+
 def test_claim_marks_running_and_refuses_finished_job():
     job = Job.objects.create(kind="export")
     claimed = job_claim(job.pk)
@@ -78,14 +88,130 @@ def test_claim_marks_running_and_refuses_finished_job():
     assert claimed.started_at is not None
     first_started = claimed.started_at
 
-    # A redelivery while running (worker lost) may claim again; the start time is kept.
+    # A redelivery while the first worker holds the job does not run it a second time.
+    assert job_claim(job.pk) is None
+    # Once that worker's lease runs out (it died), a redelivery claims it; the start is kept.
+    _lease_runs_out(claimed)
     again = job_claim(job.pk)
     assert again is not None
     assert again.started_at == first_started
+    assert again.lease_owner != claimed.lease_owner
 
     job_finish(again, result={"rows": 3})
+    job.refresh_from_db()
+    assert (job.lease_owner, job.lease_expires_at) == ("", None)
     assert job_claim(job.pk) is None
     assert job_claim(999_999) is None
+
+
+def test_a_second_delivery_backs_off_while_the_first_worker_runs_the_job():
+    job = Job.objects.create(kind="import")
+    calls: list[str] = []
+
+    def work(running: Job) -> dict[str, int]:
+        calls.append("run")
+        # The broker's visibility timeout passes: it hands the message to another worker.
+        assert job_execute(job.pk, work) is None
+        job_progress(running, done=1, total=1)
+        return {"imported": 1}
+
+    assert job_execute(job.pk, work) is not None
+    assert calls == ["run"]
+    job.refresh_from_db()
+    assert job.status == JobStatus.DONE
+
+
+def test_inside_a_task_the_backed_off_delivery_retries_when_the_lease_runs_out(monkeypatch):
+    from celery.exceptions import Retry
+
+    job = Job.objects.create(kind="import")
+    holder = job_claim(job.pk)
+    assert holder is not None
+    assert holder.lease_expires_at is not None
+    retries: list[dict[str, Any]] = []
+
+    class Delivery:
+        request = SimpleNamespace(called_directly=False, is_eager=False)
+
+        def retry(self, **options: Any) -> Retry:
+            retries.append(options)
+            return Retry()
+
+    # The task being run, as a worker (not eager, not called directly) sees it.
+    monkeypatch.setattr(Celery, "current_task", property(lambda app: Delivery()))
+    with pytest.raises(Retry):
+        job_execute(job.pk, lambda running: None)
+    [options] = retries
+    lease = (holder.lease_expires_at - timezone.now()).total_seconds()
+    assert options["max_retries"] is None  # the retry is what resumes a job whose worker died
+    assert lease <= options["countdown"] <= lease + 2
+
+
+def test_a_job_whose_worker_died_is_resumed_once_its_lease_runs_out():
+    job = Job.objects.create(kind="import")
+    dead = job_claim(job.pk)
+    assert dead is not None
+    job_progress(dead, done=5, total=10)
+    calls: list[int] = []
+
+    def work(running: Job) -> dict[str, int]:
+        calls.append(running.progress_done)
+        return {"imported": 10}
+
+    assert job_execute(job.pk, work) is None
+    _lease_runs_out(dead)
+    assert job_execute(job.pk, work) is not None
+    assert calls == [5]
+    job.refresh_from_db()
+    assert job.status == JobStatus.DONE
+
+
+def test_progress_renews_the_lease():
+    job = Job.objects.create(kind="import")
+    running = job_claim(job.pk)
+    assert running is not None
+    Job.objects.filter(pk=job.pk).update(lease_expires_at=timezone.now() + timedelta(seconds=2))
+    job_progress(running, done=1, total=3)
+    job.refresh_from_db()
+    assert job.lease_expires_at is not None
+    assert job.lease_expires_at > timezone.now() + timedelta(seconds=60)
+    assert job_claim(job.pk) is None
+
+
+def test_a_copy_that_lost_its_lease_stops_and_leaves_the_job_to_the_new_owner():
+    job = Job.objects.create(kind="import")
+    copies: list[Job] = []
+
+    def silent_too_long(running: Job) -> dict[str, int]:
+        copies.append(running)
+        # Silent past its lease: another delivery took the job over meanwhile.
+        _lease_runs_out(running)
+        assert job_claim(job.pk) is not None
+        job_progress(running, done=1)
+        raise AssertionError("job_progress let the old copy go on")
+
+    assert job_execute(job.pk, silent_too_long) is None
+    job.refresh_from_db()
+    assert (job.status, job.error) == (JobStatus.RUNNING, "")
+    # Nor can the old copy finish or fail the job the new owner runs.
+    with pytest.raises(JobLeaseLost):
+        job_finish(copies[0], result={})
+    with pytest.raises(JobLeaseLost):
+        job_fail(copies[0], error="late")
+
+
+def test_an_interrupted_worker_releases_the_job_for_the_next_delivery():
+    job = Job.objects.create(kind="import")
+
+    class Interrupted(BaseException):
+        pass
+
+    def interrupted(running: Job) -> None:
+        raise Interrupted
+
+    with pytest.raises(Interrupted):
+        job_execute(job.pk, interrupted)
+    assert job_execute(job.pk, lambda running: {"resumed": True}) is not None
 
 
 def test_progress_is_saved_and_shown_as_percent():
