@@ -18,14 +18,6 @@ def definitions_for(object_type: str) -> list[CustomFieldDefinition]:
     return list(CustomFieldDefinition.objects.filter(object_type=object_type, active=True))
 
 
-def sensitive_custom_keys(object_type: str) -> set[str]:
-    return set(
-        CustomFieldDefinition.objects.filter(
-            object_type=object_type, active=True, sensitive=True
-        ).values_list("key", flat=True)
-    )
-
-
 def clean_custom_values(
     object_type: str,
     values: dict[str, Any],

@@ -59,7 +59,11 @@ class VisibilityMemo:
 
 @dataclass(frozen=True)
 class AccessProfile:
-    """A user's role, hierarchy path, teams and object permissions, loaded once per request."""
+    """A user's role, hierarchy path, teams and object permissions, loaded once per request.
+
+    ``sensitive_custom_keys`` (the keys of the active sensitive custom fields by object type)
+    is loaded with the rest so field security needs no query of its own.
+    """
 
     user_id: int
     is_admin: bool
@@ -69,6 +73,7 @@ class AccessProfile:
     permissions: dict[str, frozenset[str]]
     org_defaults: dict[str, str]
     field_access: dict[tuple[str, str], str]
+    sensitive_custom_keys: dict[str, frozenset[str]]
     memo: VisibilityMemo = field(default_factory=VisibilityMemo, compare=False, repr=False)
 
     def may(self, object_type: str, action: str) -> bool:
@@ -315,16 +320,17 @@ def explain_access(user: Principal, record: Any, *, shares: list[Any] | None = N
 
 
 def sensitive_field_access(user: Principal, model: type[models.Model]) -> dict[str, str]:
-    """How ``user`` may see each sensitive field of ``model`` (one query for custom fields).
+    """How ``user`` may see each sensitive field of ``model`` (no query: the access profile
+    knows the sensitive custom fields).
 
     Fields not in the result are not sensitive: everyone with access to the record edits them.
     """
-    from patron.core.custom_fields import sensitive_custom_keys
-
     object_type = model._meta.label_lower
-    sensitive = set(getattr(model, "SENSITIVE_FIELDS", frozenset()))
-    sensitive |= {f"custom.{key}" for key in sensitive_custom_keys(object_type)}
     profile = user.access_profile()
+    sensitive = set(getattr(model, "SENSITIVE_FIELDS", frozenset()))
+    sensitive |= {
+        f"custom.{key}" for key in profile.sensitive_custom_keys.get(object_type, frozenset())
+    }
     if profile.is_admin:
         return dict.fromkeys(sensitive, FieldAccess.EDIT)
     return {

@@ -29,3 +29,8 @@ class EmailBackend(ModelBackend):
         if user.check_password(password) and self.user_can_authenticate(user):
             return user
         return None
+
+    def get_user(self, user_id: Any) -> User | None:
+        """The session's user with their role, which every request's access checks read."""
+        user = User.objects.select_related("role").filter(pk=user_id).first()
+        return user if user is not None and self.user_can_authenticate(user) else None
