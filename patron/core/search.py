@@ -12,10 +12,12 @@ index and keeps only records the user may read:
 - Queries whose every word is shorter than three characters match title prefixes through an
   index on the title (case-insensitive on both databases).
 
-Visibility is part of the same SQL: an ``EXISTS`` over ``visible_to(user)`` per type, which
-also leaves out soft-deleted records. Hits rank exact title, title prefix, a word of the title,
-a word of the text, then anywhere; title-prefix matches are fetched first and the rest ranked
-from at most MAX_CANDIDATES candidates, so a query costs at most two statements.
+Hits rank exact title, title prefix, a word of the title, a word of the text, then anywhere;
+title-prefix matches are fetched first and the rest ranked from at most MAX_CANDIDATES
+candidates. Visibility (``visible_to(user)`` of each type, which also leaves out soft-deleted
+records) is then checked on the best-ranked candidates only, in growing windows, with one
+query over every type present; a user who sees too few of the capped candidates gets the
+rest ranked with visibility inside the statement (``_best_visible``).
 """
 
 from __future__ import annotations
@@ -43,6 +45,8 @@ MAX_TERMS = 8
 MAX_LIMIT = 100
 # Matches ranked per query; beyond this a broad query ranks a sample (see _best).
 MAX_CANDIDATES = 1000
+# Ranked candidates checked for visibility first: limit x this, then x this again each round.
+VISIBILITY_WINDOW_FACTOR = 3
 
 _PHONE_QUERY = re.compile(r"^[\d\s()+\-./]+$")
 _PLACEHOLDER = re.compile(r"\{(\d)\}")
@@ -255,9 +259,9 @@ def search(
 ) -> list[Hit]:
     """The records matching ``query`` that ``user`` may read, best matches first.
 
-    ``object_types`` limits the search to those types ("contacts.account", ...). Runs at
-    most two queries for the hits, however many there are (plus the user's access profile and
-    the content types, both cached).
+    ``object_types`` limits the search to those types ("contacts.account", ...). The number
+    of queries does not grow with the hits: two rankings, a visibility check per window
+    (usually one), plus the user's access profile and the content types, both cached.
     """
     parsed = parse_query(query)
     limit = max(1, min(limit, MAX_LIMIT))
@@ -271,29 +275,21 @@ def search(
     if not types:
         return []
     content_types = ContentType.objects.get_for_models(*(t.model for t in types))
-    types_by_ct: dict[int, SearchType] = {}
-    readable_when: list[When] = []
-    for search_type in types:
-        content_type = content_types[search_type.model]
-        types_by_ct[content_type.pk] = search_type
-        readable = search_type.model._default_manager.visible_to(  # type: ignore[attr-defined]
-            user
-        ).filter(pk=OuterRef("object_id"))
-        readable_when.append(When(content_type_id=content_type.pk, then=Exists(readable)))
-    # A CASE rather than OR-ed conditions: the text index drives the query and visibility is
-    # checked per candidate by primary key (an OR on content_type_id would let the planner
-    # scan every entry of a type instead).
-    visible = Case(*readable_when, default=Value(False), output_field=models.BooleanField())
-    matching = _matching(parsed).filter(visible)
+    types_by_ct = {content_types[t.model].pk: t for t in types}
+    matching = _matching(parsed).filter(content_type_id__in=list(types_by_ct))
+    checker = _VisibilityChecker(user, types_by_ct)
 
     rows: list[_Row] = []
+    checked: list[int] = []
     if parsed.long_terms:
         # Titles starting with the query rank first; look them up on their own so that a
         # broad query cannot crowd them out of the capped candidates.
-        rows = _best(matching.filter(_title_prefix(parsed.phrase)), parsed.phrase, limit)
+        prefix = matching.filter(_title_prefix(parsed.phrase))
+        rows, checked = _best_visible(prefix, parsed.phrase, limit, checker)
     if len(rows) < limit:
-        rest = matching.exclude(id__in=[row[0] for row in rows]) if rows else matching
-        rows += _best(rest, parsed.phrase, limit - len(rows))
+        rest = matching.exclude(id__in=checked) if checked else matching
+        more, _ = _best_visible(rest, parsed.phrase, limit - len(rows), checker)
+        rows += more
 
     hits = []
     for _entry_id, content_type_id, object_id, title, subtitle in rows:
@@ -329,7 +325,9 @@ def matching_ids(model: type[models.Model], query: str) -> models.QuerySet[Searc
 _Row = tuple[int, int, int, str, str]
 
 
-def _best(entries: models.QuerySet[SearchEntry], phrase: str, limit: int) -> list[_Row]:
+def _best(
+    entries: models.QuerySet[SearchEntry], phrase: str, limit: int = MAX_CANDIDATES
+) -> list[_Row]:
     """The ``limit`` best-ranked of at most MAX_CANDIDATES of ``entries`` (one query).
 
     Ranking reads every candidate, so a query matching most of a large table ranks a sample
@@ -338,9 +336,8 @@ def _best(entries: models.QuerySet[SearchEntry], phrase: str, limit: int) -> lis
     candidates = entries.values("id")[:MAX_CANDIDATES]
     if connection.vendor == "postgresql":
         # ARRAY() makes the candidates an InitPlan, computed first. As an IN semi-join the
-        # planner could instead sort every entry by rank and probe the candidates per row, and
-        # it did for users with visibility rules (their checks are estimated as costly):
-        # seconds per search at 2.7 million entries (issue 8, docs/performance.md).
+        # planner could instead sort every entry by rank and probe the candidates per row
+        # (issue 8, docs/performance.md).
         chosen = SearchEntry.objects.filter(
             _condition("{0} = ANY(ARRAY{1})", F("id"), Subquery(candidates))
         )
@@ -351,6 +348,82 @@ def _best(entries: models.QuerySet[SearchEntry], phrase: str, limit: int) -> lis
         .order_by("search_rank", "title", "id")
         .values_list("id", "content_type_id", "object_id", "title", "subtitle")[:limit]
     )
+
+
+class _VisibilityChecker:
+    """Which of some entries' records ``user`` may read: one query over every type present."""
+
+    def __init__(self, user: Principal, types_by_ct: dict[int, SearchType]) -> None:
+        self.user = user
+        self.types_by_ct = types_by_ct
+
+    def readable(self, rows: Sequence[_Row]) -> set[tuple[int, int]]:
+        ids_by_ct: dict[int, list[int]] = {}
+        for _entry_id, content_type_id, object_id, _title, _subtitle in rows:
+            ids_by_ct.setdefault(content_type_id, []).append(object_id)
+        # values_list() of a Value annotation and the pk, one SELECT per type joined with
+        # UNION ALL: the same two columns whatever the model.
+        parts = [
+            self.types_by_ct[ct]
+            .model._default_manager.visible_to(self.user)  # type: ignore[attr-defined]
+            .filter(pk__in=ids)
+            .order_by()
+            .annotate(search_ct=Value(ct, output_field=models.IntegerField()))
+            .values_list("search_ct", "pk")
+            for ct, ids in ids_by_ct.items()
+        ]
+        if not parts:
+            return set()
+        query = parts[0].union(*parts[1:], all=True) if len(parts) > 1 else parts[0]
+        return {(int(ct), int(pk)) for ct, pk in query}
+
+    def condition(self) -> Case:
+        """The same rules inside a statement: an EXISTS by primary key per type.
+
+        A CASE rather than OR-ed conditions: the text index drives the query and visibility
+        is checked per candidate (an OR on content_type_id would let the planner scan every
+        entry of a type instead)."""
+        readable_when = [
+            When(
+                content_type_id=ct,
+                then=Exists(
+                    search_type.model._default_manager.visible_to(  # type: ignore[attr-defined]
+                        self.user
+                    ).filter(pk=OuterRef("object_id"))
+                ),
+            )
+            for ct, search_type in self.types_by_ct.items()
+        ]
+        return Case(*readable_when, default=Value(False), output_field=models.BooleanField())
+
+
+def _best_visible(
+    entries: models.QuerySet[SearchEntry], phrase: str, limit: int, checker: _VisibilityChecker
+) -> tuple[list[_Row], list[int]]:
+    """The ``limit`` best-ranked readable entries, and the ids of the entries checked.
+
+    The candidates are ranked first, without visibility; the user's visibility rules then
+    run on the best of them only, in growing windows, until ``limit`` are readable. Checking
+    every candidate inside the ranking statement cost seconds for a user with a wide role
+    subtree, whose rules are an expensive predicate per row (issue 8, benchmark 2). When the
+    capped candidates hold too few readable records (a user who sees little, a broad
+    query), the rest are ranked with visibility in the statement, so such a user's
+    candidates are as many readable records as anyone's.
+    """
+    ranked = _best(entries, phrase)
+    found: list[_Row] = []
+    start, window = 0, max(limit * VISIBILITY_WINDOW_FACTOR, 1)
+    while start < len(ranked) and len(found) < limit:
+        batch = ranked[start : start + window]
+        readable = checker.readable(batch)
+        found += [row for row in batch if (row[1], row[2]) in readable]
+        start += window
+        window *= VISIBILITY_WINDOW_FACTOR
+    checked = [row[0] for row in ranked[:start]]
+    if len(ranked) == MAX_CANDIDATES and len(found) < min(limit, len(ranked)):
+        rest = entries.exclude(id__in=checked).filter(checker.condition())
+        found += _best(rest, phrase, limit - len(found))
+    return found[:limit], checked
 
 
 def _like_escape(term: str) -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from django.contrib.contenttypes.models import ContentType
 from django.core.management import call_command
@@ -25,7 +27,8 @@ from patron.users.tests.factories import UserFactory, make_role
 
 pytestmark = pytest.mark.django_db
 
-# At most two hit queries, the user's access profile and the content types: a fixed number.
+# Two rankings and one visibility check each, the user's access profile and the content
+# types: a fixed number.
 SEARCH_QUERY_BUDGET = 8
 
 
@@ -334,3 +337,32 @@ def test_broad_query_ranks_a_capped_sample_but_keeps_title_matches_first(rep, mo
     hits = titles(search.search(rep, "holdings"))
     assert hits[:2] == ["Holdings", "Holdingsworth"]
     assert len(hits) == 5
+
+
+def test_user_who_sees_few_of_the_capped_candidates_still_finds_their_records(
+    rep, other_rep, monkeypatch
+):
+    monkeypatch.setattr(search, "MAX_CANDIDATES", 3)
+    for n in range(6):
+        account_create(user=other_rep, name=f"Holdings Group {n}")
+        account_create(user=other_rep, name=f"Alpha Holdings {n}")
+    account_create(user=rep, name="Zulu Holdings")
+    # Every capped candidate (title prefixes first, then the best-ranked rest) belongs to
+    # someone else; the rep's own record, ranked last, is still found.
+    assert titles(search.search(fresh(rep), "holdings")) == ["Zulu Holdings"]
+
+
+def test_visibility_is_checked_on_the_best_candidates_only(rep, other_rep):
+    for n in range(40):
+        account_create(user=rep, name=f"Quokka Supplies {n:02}")
+    account_create(user=other_rep, name="Quokka Hidden")
+    user = fresh(rep)
+    search.search(user, "warm up")
+    with CaptureQueriesContext(connection) as queries:
+        hits = search.search(user, "quokka", limit=5)
+    assert titles(hits) == [f"Quokka Supplies {n:02}" for n in range(5)]
+    # One window of 5 x 3 ranked candidates: the rules ran on those 15 ids, not all 41.
+    checks = [q["sql"] for q in queries.captured_queries if "contacts_account" in q["sql"]]
+    assert len(checks) == 1
+    id_lists = re.findall(r'"contacts_account"\."id" IN \(([\d, ]+)\)', checks[0])
+    assert len({int(pk) for ids in id_lists for pk in ids.split(",")}) == 15
