@@ -100,6 +100,9 @@ class AccountOut(Schema):
     billing_postal_code: str
     billing_country: str
     description: str
+    external_id: str = Field(
+        description="The record's id in the system it was imported from (Salesforce, HubSpot...)."
+    )
     owner: int = Field(description="The id of the owning user.")
     team: int | None
     created_at: datetime.datetime
@@ -133,6 +136,11 @@ class AccountInput(Schema):
     billing_postal_code: str | None = None
     billing_country: str | None = Field(None, description="ISO 3166 two-letter code.")
     description: str | None = None
+    external_id: str | None = Field(
+        None,
+        max_length=100,
+        description="The record's id in the system it was imported from; an import match key.",
+    )
     owner: int | None = Field(None, description="The id of the owning user (default: you).")
     team: int | None = None
     custom: dict[str, Any] | None = Field(
@@ -160,6 +168,9 @@ class ContactOut(Schema):
     do_not_call: bool
     email_opt_out: bool
     description: str
+    external_id: str = Field(
+        description="The record's id in the system it was imported from (Salesforce, HubSpot...)."
+    )
     owner: int
     team: int | None
     created_at: datetime.datetime
@@ -187,6 +198,11 @@ class ContactInput(Schema):
     do_not_call: bool = False
     email_opt_out: bool = False
     description: str | None = None
+    external_id: str | None = Field(
+        None,
+        max_length=100,
+        description="The record's id in the system it was imported from; an import match key.",
+    )
     owner: int | None = Field(None, description="The id of the owning user (default: you).")
     team: int | None = None
     custom: dict[str, Any] | None = Field(

@@ -112,6 +112,12 @@ class ContactChannelsMixin(forms.Form):
             raise forms.ValidationError(str(exc)) from None
 
 
+EXTERNAL_ID_HELP = (
+    "The record's id in the system it came from (e.g. a Salesforce or HubSpot id); imports "
+    "match on it."
+)
+
+
 class AccountForm(ContactChannelsMixin, RecordForm):
     model = Account
     model_fields = [
@@ -137,6 +143,7 @@ class AccountForm(ContactChannelsMixin, RecordForm):
         "billing_postal_code",
         "billing_country",
         "description",
+        "external_id",
     ]
     widgets = {
         "phone": forms.TextInput(attrs={"type": "tel", "autocomplete": "tel"}),
@@ -150,12 +157,14 @@ class AccountForm(ContactChannelsMixin, RecordForm):
         "last_name": "Last name (person accounts)",
         "billing_postal_code": "Billing postal code",
         "employee_count": "Employees",
+        "external_id": "External id",
     }
     help_texts = {
         "phone": "Any format; stored with its country code.",
         "billing_country": "Two-letter code, e.g. GB.",
         "revenue_currency": "Three-letter code, e.g. EUR.",
         "name": "For a person account, left empty it is made from the first and last name.",
+        "external_id": EXTERNAL_ID_HELP,
     }
 
     parent = RecordPickerField(
@@ -261,6 +270,7 @@ class ContactForm(ContactChannelsMixin, RecordForm):
         "email_opt_out",
         "social",
         "description",
+        "external_id",
     ]
     widgets = {
         "phone": forms.TextInput(attrs={"type": "tel", "autocomplete": "tel"}),
@@ -270,11 +280,16 @@ class ContactForm(ContactChannelsMixin, RecordForm):
         "first_name": forms.TextInput(attrs={"autocomplete": "given-name"}),
         "last_name": forms.TextInput(attrs={"autocomplete": "family-name"}),
     }
-    labels = {"do_not_call": "Do not call", "email_opt_out": "Opted out of email"}
+    labels = {
+        "do_not_call": "Do not call",
+        "email_opt_out": "Opted out of email",
+        "external_id": "External id",
+    }
     help_texts = {
         "phone": "Any format; stored with its country code.",
         "language": "e.g. en, de-CH",
         "time_zone": "e.g. Europe/Berlin",
+        "external_id": EXTERNAL_ID_HELP,
     }
 
     account = RecordPickerField(

@@ -133,7 +133,9 @@ def register_imports() -> None:
             name="account",
             label="account",
             model=Account,
-            lookups=(("id", INTEGER), ("domain", DOMAIN), ("name", TEXT)),
+            # Salesforce's AccountId and HubSpot's company ids find accounts imported
+            # from there by their external id.
+            lookups=(("id", INTEGER), ("external_id", TEXT), ("domain", DOMAIN), ("name", TEXT)),
             case_insensitive=frozenset({"name"}),
             queryset=_accounts,
         )
@@ -143,7 +145,7 @@ def register_imports() -> None:
             name="contact",
             label="contact",
             model=Contact,
-            lookups=(("id", INTEGER), ("email", EMAIL)),
+            lookups=(("id", INTEGER), ("external_id", TEXT), ("email", EMAIL)),
         )
     )
     register_import(
@@ -234,16 +236,26 @@ def register_imports() -> None:
                     aliases=("billingcountry", "country/region", "country", "office_location"),
                 ),
                 ImportField("description", "Description", TEXT, aliases=("about",)),
+                ImportField(
+                    "external_id",
+                    "External id",
+                    max_length=100,
+                    aliases=("id", "account id", "record id", "company id"),
+                    help="The account's id in the system the file comes from.",
+                ),
                 OWNER,
             ),
             match_keys=(
                 MatchKey("domain", "Web domain", "domain", DOMAIN),
                 MatchKey("name", "Account name", "name", TEXT, case_insensitive=True),
                 MatchKey("email", "Email", "email", EMAIL),
+                MatchKey("external_id", "External id", "external_id", TEXT),
                 MatchKey("id", "Patron id", "id", INTEGER),
             ),
             presets={
                 "salesforce": {
+                    "Id": "external_id",
+                    "Account ID": "external_id",
                     "Name": "name",
                     "Type": "kind",
                     "Website": "website",
@@ -260,6 +272,8 @@ def register_imports() -> None:
                     "CurrencyIsoCode": "revenue_currency",
                 },
                 "hubspot": {
+                    "Record ID": "external_id",
+                    "Company ID": "external_id",
                     "Company name": "name",
                     "Company Domain Name": "domain",
                     "Website URL": "website",
@@ -339,15 +353,25 @@ def register_imports() -> None:
                     aliases=("hasoptedoutofemail", "unsubscribed from all email"),
                 ),
                 ImportField("description", "Description", TEXT),
+                ImportField(
+                    "external_id",
+                    "External id",
+                    max_length=100,
+                    aliases=("id", "contact id", "record id"),
+                    help="The contact's id in the system the file comes from.",
+                ),
                 OWNER,
             ),
             match_keys=(
                 MatchKey("email", "Email", "email", EMAIL),
                 MatchKey("phone", "Phone", "phone", PHONE),
+                MatchKey("external_id", "External id", "external_id", TEXT),
                 MatchKey("id", "Patron id", "id", INTEGER),
             ),
             presets={
                 "salesforce": {
+                    "Id": "external_id",
+                    "Contact ID": "external_id",
                     "FirstName": "first_name",
                     "LastName": "last_name",
                     "Salutation": "salutation",
@@ -362,6 +386,8 @@ def register_imports() -> None:
                     "AccountId": "account",
                 },
                 "hubspot": {
+                    "Record ID": "external_id",
+                    "Contact ID": "external_id",
                     "First Name": "first_name",
                     "Last Name": "last_name",
                     "Email": "email",

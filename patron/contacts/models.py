@@ -66,6 +66,9 @@ class Account(BusinessRecord):
     billing_postal_code = models.CharField(max_length=20, blank=True)
     billing_country = models.CharField(max_length=2, blank=True)
     description = models.TextField(blank=True)
+    # The record's id in the system it was imported from (Salesforce, HubSpot...): the
+    # match key that re-imports and related-record lookups use.
+    external_id = models.CharField(max_length=100, blank=True, db_index=True)
 
     SENSITIVE_FIELDS: ClassVar[frozenset[str]] = frozenset({"annual_revenue"})
 
@@ -98,6 +101,9 @@ class Contact(BusinessRecord):
     do_not_call = models.BooleanField(default=False)
     email_opt_out = models.BooleanField(default=False)
     description = models.TextField(blank=True)
+    # The record's id in the system it was imported from (Salesforce, HubSpot...): the
+    # match key that re-imports and related-record lookups use.
+    external_id = models.CharField(max_length=100, blank=True, db_index=True)
 
     SENSITIVE_FIELDS: ClassVar[frozenset[str]] = frozenset({"birthdate"})
 

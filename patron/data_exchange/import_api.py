@@ -3,6 +3,7 @@ status, the error file and revert; saved mappings."""
 
 from __future__ import annotations
 
+import datetime
 from typing import Any
 
 from django.http import HttpRequest, StreamingHttpResponse
@@ -12,16 +13,19 @@ from ninja.params import Query
 from pydantic import Field
 
 from patron.core.api.auth import request_user
-from patron.core.api.pagination import DEFAULT_LIMIT, MAX_LIMIT, decode_cursor, encode_cursor
+from patron.core.api.openapi import filter_parameters
+from patron.core.api.pagination import ListParams, filtered, keyset_page, sort_columns
 from patron.core.api.problems import problem_responses
 from patron.core.exceptions import RecordNotFound, ValidationFailed
 from patron.core.importing import import_specs
 from patron.data_exchange.choices import ImportMode
+from patron.data_exchange.import_filters import DEFAULT_SORT, IMPORT_SORTS, ImportRunFilter
 from patron.data_exchange.import_services import (
     _spec,
     import_configure,
     import_errors_csv,
     import_mapping_delete,
+    import_mapping_may_change,
     import_mapping_save,
     import_preview,
     import_revert_start,
@@ -78,6 +82,12 @@ class RunOut(Schema):
     skipped_count: int
     failed_count: int
     progress_percent: int | None = None
+    created_by_id: int | None = Field(
+        None, description="The id of the user who uploaded the file."
+    )
+    created_at: datetime.datetime
+    started_at: datetime.datetime | None = None
+    finished_at: datetime.datetime | None = None
 
 
 class RunPage(Schema):
@@ -122,6 +132,13 @@ class SavedMappingOut(Schema):
     defaults: dict[str, Any]
     mode: str
     match_key: str
+    owner: int | None = Field(
+        description="The id of the user who saved it; null when that user no longer exists."
+    )
+    editable: bool = Field(
+        description="Whether you may change or delete it (its owner or an administrator); "
+        "everyone who may import the object type may use it."
+    )
 
 
 def _run_out(run: ImportRun) -> dict[str, Any]:
@@ -136,8 +153,12 @@ def _run_out(run: ImportRun) -> dict[str, Any]:
     }
 
 
-def _mapping_out(m: ImportMapping) -> dict[str, Any]:
-    return {f: getattr(m, f) for f in SavedMappingOut.model_fields}
+def _mapping_out(m: ImportMapping, user: Any) -> dict[str, Any]:
+    return {
+        **{f: getattr(m, f) for f in SavedMappingOut.model_fields if hasattr(m, f)},
+        "owner": m.created_by_id,
+        "editable": import_mapping_may_change(user, m),
+    }
 
 
 @router.get(
@@ -164,37 +185,29 @@ def import_objects(request: HttpRequest) -> list[dict[str, Any]]:
     ]
 
 
-class ListParams(Schema):
-    limit: int = Field(DEFAULT_LIMIT, ge=1, le=MAX_LIMIT)
-    cursor: str | None = None
-    object_type: str | None = None
-    status: str | None = None
-
-
 @router.get(
     "/data/imports",
-    response={200: RunPage, **problem_responses(400, 401)},
+    response={200: RunPage, **problem_responses(400, 401, 422)},
     summary="List imports",
     operation_id="import_list",
-    description="Your imports (every import for administrators), newest first; keyset paging.",
+    description=(
+        "Your imports (every import for administrators), newest first by default; sort keys: "
+        f"{', '.join(IMPORT_SORTS)}. Keyset pages: pass next_cursor as ?cursor=. An unknown "
+        "filter or value is refused with 422."
+    ),
+    openapi_extra={"parameters": filter_parameters(ImportRunFilter)},
 )
 def import_list(request: HttpRequest, params: Query[ListParams]) -> dict[str, Any]:
     user = request_user(request)
-    runs = import_runs_visible(user)
-    if params.object_type:
-        runs = runs.filter(object_type=params.object_type)
-    if params.status:
-        runs = runs.filter(status=params.status)
-    if params.cursor:
-        (last_id,) = decode_cursor(params.cursor, sort="-id", model=ImportRun, columns=["id"])
-        runs = runs.filter(id__lt=last_id)
-    rows = list(runs.order_by("-id")[: params.limit + 1])
-    more = len(rows) > params.limit
-    rows = rows[: params.limit]
-    return {
-        "items": [_run_out(r) for r in rows],
-        "next_cursor": encode_cursor("-id", [rows[-1].pk]) if more else None,
-    }
+    sort, columns = sort_columns(params.sort, IMPORT_SORTS, DEFAULT_SORT)
+    rows, next_cursor = keyset_page(
+        filtered(request, import_runs_visible(user), ImportRunFilter),
+        sort=sort,
+        columns=columns,
+        limit=params.limit,
+        cursor=params.cursor,
+    )
+    return {"items": [_run_out(r) for r in rows], "next_cursor": next_cursor}
 
 
 @router.post(
@@ -257,7 +270,8 @@ def import_get(request: HttpRequest, run_id: int) -> dict[str, Any]:
     operation_id="import_map",
     description=(
         "Columns mapped twice, unknown fields or match keys, and required fields left "
-        "unmapped are refused with 422."
+        "unmapped are refused with 422; a save_as naming someone else's saved mapping with 403 "
+        "(nothing is changed)."
     ),
 )
 def import_map(request: HttpRequest, run_id: int, payload: MappingIn) -> dict[str, Any]:
@@ -373,7 +387,7 @@ def mapping_list(request: HttpRequest, object_type: str | None = None) -> list[d
     mappings = ImportMapping.objects.filter(object_type__in=allowed).order_by("object_type", "name")
     if object_type:
         mappings = mappings.filter(object_type=object_type)
-    return [_mapping_out(m) for m in mappings[:500]]
+    return [_mapping_out(m, user) for m in mappings[:500]]
 
 
 def _mapping(request: HttpRequest, mapping_id: int) -> ImportMapping:
@@ -389,6 +403,10 @@ def _mapping(request: HttpRequest, mapping_id: int) -> ImportMapping:
     response={201: SavedMappingOut, **problem_responses(401, 403, 422)},
     summary="Save an import mapping",
     operation_id="import_mapping_create",
+    description=(
+        "A name already used for the object type replaces that mapping when it is yours (or "
+        "you are an administrator); someone else's is refused with 403."
+    ),
 )
 def mapping_create(request: HttpRequest, payload: SavedMappingIn) -> Status[dict[str, Any]]:
     mapping = import_mapping_save(
@@ -400,7 +418,7 @@ def mapping_create(request: HttpRequest, payload: SavedMappingIn) -> Status[dict
         mode=payload.mode,
         match_key=payload.match_key,
     )
-    return Status(201, _mapping_out(mapping))
+    return Status(201, _mapping_out(mapping, request_user(request)))
 
 
 @router.get(
@@ -410,7 +428,7 @@ def mapping_create(request: HttpRequest, payload: SavedMappingIn) -> Status[dict
     operation_id="import_mapping_get",
 )
 def mapping_get(request: HttpRequest, mapping_id: int) -> dict[str, Any]:
-    return _mapping_out(_mapping(request, mapping_id))
+    return _mapping_out(_mapping(request, mapping_id), request_user(request))
 
 
 @router.put(
@@ -418,6 +436,7 @@ def mapping_get(request: HttpRequest, mapping_id: int) -> dict[str, Any]:
     response={200: SavedMappingOut, **problem_responses(401, 403, 404, 422)},
     summary="Change a saved import mapping",
     operation_id="import_mapping_update",
+    description="Only the mapping's owner or an administrator; others get 403 saying whose it is.",
 )
 def mapping_update(
     request: HttpRequest, mapping_id: int, payload: SavedMappingIn
@@ -433,7 +452,7 @@ def mapping_update(
         match_key=payload.match_key,
         mapping=mapping,
     )
-    return _mapping_out(mapping)
+    return _mapping_out(mapping, request_user(request))
 
 
 @router.delete(
@@ -441,6 +460,7 @@ def mapping_update(
     response={204: None, **problem_responses(401, 403, 404)},
     summary="Delete a saved import mapping",
     operation_id="import_mapping_delete",
+    description="Only the mapping's owner or an administrator; others get 403 saying whose it is.",
 )
 def mapping_delete(request: HttpRequest, mapping_id: int) -> Status[None]:
     import_mapping_delete(user=request_user(request), mapping=_mapping(request, mapping_id))

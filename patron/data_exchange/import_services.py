@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from django.core.files.base import File
-from django.db import models, transaction
+from django.db import IntegrityError, models, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -296,6 +296,31 @@ def import_configure(
     return run
 
 
+def import_mapping_may_change(user: Any, mapping: ImportMapping) -> bool:
+    """Whether ``user`` may change or delete a saved mapping: its owner (who saved it first)
+    or an administrator. Everyone who may import the object type may use it."""
+    if getattr(user, "is_superuser", False) or getattr(user, "is_admin", False):
+        return True
+    return mapping.created_by_id is not None and mapping.created_by_id == getattr(user, "pk", None)
+
+
+def _require_mapping_owner(user: Any, mapping: ImportMapping) -> None:
+    if import_mapping_may_change(user, mapping):
+        return
+    whose = f"belongs to {mapping.created_by}" if mapping.created_by else "has no owner"
+    raise PermissionDenied(
+        f"The saved mapping “{mapping.name}” {whose}: only its owner or an administrator may "
+        "change or delete it. You can use it, or save your own mapping under another name."
+    )
+
+
+def _name_taken(name: str) -> ValidationFailed:
+    return ValidationFailed(
+        "Name taken.",
+        errors={"name": [f"A mapping named “{name}” exists; choose another name."]},
+    )
+
+
 def import_mapping_save(
     *,
     user: Any,
@@ -307,12 +332,20 @@ def import_mapping_save(
     match_key: str = "",
     mapping: ImportMapping | None = None,
 ) -> ImportMapping:
-    """Create or replace a saved mapping (by name per object type)."""
+    """Create a saved mapping, or replace one (``mapping``, or the one with this name for
+    the object type); replacing needs its owner or an administrator."""
     spec = _spec(object_type)
     require_import(user, spec)
     name = name.strip()
     if not name:
         raise ValidationFailed("Name the mapping.", errors={"name": ["Give the mapping a name."]})
+    replaced = mapping or (
+        ImportMapping.objects.select_related("created_by")
+        .filter(object_type=object_type, name=name)
+        .first()
+    )
+    if replaced is not None:
+        _require_mapping_owner(user, replaced)
     errors = validate_config(
         spec,
         headers=list(columns),
@@ -334,31 +367,31 @@ def import_mapping_save(
         "match_key": match_key,
         "updated_at": now,
     }
-    if mapping is None:
-        mapping, _created = ImportMapping.objects.update_or_create(
-            object_type=object_type,
-            name=name,
-            defaults=values,
-            create_defaults={**values, "created_by": user},
-        )
-    else:
-        if (
-            ImportMapping.objects.filter(object_type=object_type, name=name)
-            .exclude(pk=mapping.pk)
-            .exists()
-        ):
-            raise ValidationFailed(
-                "Name taken.", errors={"name": [f"A mapping named “{name}” exists."]}
-            )
-        for key, value in values.items():
-            setattr(mapping, key, value)
-        mapping.name = name
-        mapping.save()
-    return mapping
+    if replaced is None:
+        try:
+            with transaction.atomic():
+                return ImportMapping.objects.create(
+                    object_type=object_type, name=name, created_by=user, created_at=now, **values
+                )
+        except IntegrityError:
+            # Someone saved a mapping with this name a moment ago.
+            raise _name_taken(name) from None
+    if (
+        ImportMapping.objects.filter(object_type=replaced.object_type, name=name)
+        .exclude(pk=replaced.pk)
+        .exists()
+    ):
+        raise _name_taken(name)
+    for key, value in values.items():
+        setattr(replaced, key, value)
+    replaced.name = name
+    replaced.save()
+    return replaced
 
 
 def import_mapping_delete(*, user: Any, mapping: ImportMapping) -> None:
     require_import(user, _spec(mapping.object_type))
+    _require_mapping_owner(user, mapping)
     mapping.delete()
 
 

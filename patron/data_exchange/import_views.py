@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import csv
 import io
+from dataclasses import dataclass
 from typing import Any
 
 from django import forms
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.http.response import HttpResponseBase
@@ -15,16 +17,27 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_POST
 
-from patron.core.exceptions import PatronError, ValidationFailed
+from patron.core.exceptions import PatronError, PermissionDenied, RecordNotFound, ValidationFailed
+from patron.core.exports import safe_cell
 from patron.core.importing import import_spec, import_specs
 from patron.core.models import Job
-from patron.core.views import handles_domain_errors, is_htmx, render_error
+from patron.core.record_pages import list_query
+from patron.core.views import handles_domain_errors, is_htmx, keyset_page, render_error
 from patron.data_exchange.choices import ImportMode, ImportStatus
+from patron.data_exchange.import_filters import (
+    DEFAULT_SORT,
+    IMPORT_SORTS,
+    ImportRunFilter,
+    object_type_choices,
+)
 from patron.data_exchange.import_reading import max_upload_bytes
 from patron.data_exchange.import_services import (
     apply_preset,
     import_configure,
     import_errors_csv,
+    import_mapping_delete,
+    import_mapping_may_change,
+    import_mapping_save,
     import_preview,
     import_revert_start,
     import_run_get,
@@ -36,7 +49,21 @@ from patron.data_exchange.import_services import (
 )
 from patron.data_exchange.models import ImportMapping, ImportRun
 
-SORTS = {"newest": "-created_at", "oldest": "created_at", "file": "file_name", "status": "status"}
+PAGE_SIZE = 50
+CSV_COLUMNS = (
+    "Id",
+    "File",
+    "Object",
+    "Status",
+    "Mode",
+    "Rows",
+    "Created",
+    "Updated",
+    "Skipped",
+    "Failed",
+    "Started by",
+    "Uploaded at",
+)
 
 
 def _importable(user: Any) -> list[tuple[str, str]]:
@@ -61,80 +88,65 @@ class UploadForm(forms.Form):
         self.fields["object_type"].choices = _importable(user)  # type: ignore[attr-defined]
 
 
-def _runs(request: HttpRequest) -> Any:
-    user = request.user
-    runs = import_runs_visible(user).select_related("created_by", "job")
-    object_type = request.GET.get("object_type", "")
-    status = request.GET.get("status", "")
-    if object_type:
-        runs = runs.filter(object_type=object_type)
-    if status in ImportStatus.values:
-        runs = runs.filter(status=status)
-    sort = request.GET.get("sort", "newest")
-    return runs.order_by(SORTS.get(sort, "-created_at"), "-id"), sort
+def _sort(request: HttpRequest) -> str:
+    sort = request.GET.get("sort", DEFAULT_SORT)
+    return sort if sort in IMPORT_SORTS else DEFAULT_SORT
+
+
+def _csv(runs: Any) -> HttpResponse:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(CSV_COLUMNS)
+    for run in runs[:10_000]:
+        writer.writerow(
+            [
+                run.pk,
+                safe_cell(run.file_name),
+                run.object_type,
+                run.status,
+                run.mode,
+                run.total_rows or "",
+                run.created_count,
+                run.updated_count,
+                run.skipped_count,
+                run.failed_count,
+                safe_cell(str(run.created_by or "")),
+                run.created_at.isoformat(),
+            ]
+        )
+    response = HttpResponse(buffer.getvalue(), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = content_disposition_header(True, "imports.csv") or ""
+    return response
 
 
 @login_required
 def import_list(request: HttpRequest) -> HttpResponse:
-    runs, sort = _runs(request)
-    if request.GET.get("format") == "csv":
-        buffer = io.StringIO()
-        writer = csv.writer(buffer)
-        writer.writerow(
-            [
-                "Id",
-                "File",
-                "Object",
-                "Status",
-                "Mode",
-                "Rows",
-                "Created",
-                "Updated",
-                "Skipped",
-                "Failed",
-                "Started by",
-                "Uploaded at",
-            ]
-        )
-        for run in runs[:10_000]:
-            writer.writerow(
-                [
-                    run.pk,
-                    run.file_name,
-                    run.object_type,
-                    run.status,
-                    run.mode,
-                    run.total_rows or "",
-                    run.created_count,
-                    run.updated_count,
-                    run.skipped_count,
-                    run.failed_count,
-                    run.created_by or "",
-                    run.created_at.isoformat(),
-                ]
-            )
-        response = HttpResponse(buffer.getvalue(), content_type="text/csv; charset=utf-8")
-        response["Content-Disposition"] = content_disposition_header(True, "imports.csv") or ""
-        return response
+    """The import history: filtered, sorted and paged by keyset with a capped count."""
     user = request.user
-    form = UploadForm(user=user)
+    base = import_runs_visible(user).select_related("created_by")
+    filterset = ImportRunFilter(request.GET, queryset=base)
+    runs = filterset.qs if filterset.is_valid() else base.none()
+    sort = _sort(request)
+    if request.GET.get("format") == "csv" and not filterset.errors:
+        return _csv(runs.order_by(*IMPORT_SORTS[sort]))
+    page = keyset_page(runs, IMPORT_SORTS[sort], request.GET.get("cursor", ""), PAGE_SIZE)
+    labels = dict(object_type_choices())
+    for run in page.rows:
+        run.object_label = labels.get(run.object_type, run.object_type)
+    query = list_query(request.GET)
     context = {
-        "runs": list(runs[:100]),
-        "form": form,
-        "object_types": _importable(user),
-        "statuses": ImportStatus.choices,
+        "page": page,
+        "filterset": filterset,
         "sort": sort,
-        "sorts": [
-            ("newest", "Newest first"),
-            ("oldest", "Oldest first"),
-            ("file", "File name"),
-            ("status", "Status"),
-        ],
-        "selected_type": request.GET.get("object_type", ""),
-        "selected_status": request.GET.get("status", ""),
-        "max_megabytes": max_upload_bytes() // 1_048_576,
+        "query": query,
+        "csv_query": (query + "&" if query else "") + "format=csv",
     }
-    return render(request, "data_exchange/import_list.html", context)
+    return render(
+        request,
+        "data_exchange/import_list.html",
+        context,
+        status=422 if filterset.errors else 200,
+    )
 
 
 @login_required
@@ -179,7 +191,9 @@ def _mapping_context(
         "field_defaults": [(f, run.defaults.get(f.name, "")) for f in spec.fields],
         "modes": ImportMode.choices,
         "match_keys": spec.match_keys,
-        "mappings": ImportMapping.objects.filter(object_type=run.object_type).order_by("name"),
+        "mappings": ImportMapping.objects.filter(object_type=run.object_type)
+        .select_related("created_by")
+        .order_by("name"),
         "presets": sorted(spec.presets),
     }
 
@@ -231,8 +245,10 @@ def import_detail(request: HttpRequest, pk: int) -> HttpResponse:
                 else None,
                 save_as=request.POST.get("save_as", ""),
             )
-        except ValidationFailed as exc:
-            context["errors"] = exc.errors or {"__all__": [exc.detail]}
+        except (ValidationFailed, PermissionDenied) as exc:
+            # Someone else's saved mapping is not replaced; the form keeps what was entered.
+            context["errors"] = exc.errors or {"save_as": [exc.detail]}
+            context["save_as"] = request.POST.get("save_as", "")
             run.columns = {h: n for h, n in columns.items() if n}
             run.defaults = {k: v for k, v in defaults.items() if v}
             run.mode = request.POST.get("mode", ImportMode.CREATE)
@@ -287,3 +303,100 @@ def import_revert(request: HttpRequest, pk: int) -> HttpResponse:
     require_import(request.user, import_spec(run.object_type))  # type: ignore[arg-type]
     import_revert_start(user=request.user, run=run)
     return redirect("data_exchange:import_detail", pk=run.pk)
+
+
+# ---------- saved mappings ----------
+
+
+@dataclass(frozen=True)
+class MappingRow:
+    """A saved mapping as the list shows it: with its object's label, whether the user may
+    rename or delete it, and the name typed in a rename that failed, with the reason."""
+
+    mapping: ImportMapping
+    object_label: str
+    editable: bool
+    new_name: str
+    error: str
+
+
+def _mapping_for(user: Any, pk: int) -> ImportMapping:
+    """A saved mapping of an object type ``user`` may import (usable by them)."""
+    mapping = ImportMapping.objects.select_related("created_by").filter(pk=pk).first()
+    if mapping is None:
+        raise RecordNotFound("This saved mapping does not exist (any more).")
+    spec = import_spec(mapping.object_type)
+    if spec is None:
+        raise RecordNotFound("This saved mapping is for an object that cannot be imported.")
+    require_import(user, spec)
+    return mapping
+
+
+def _mappings_page(
+    request: HttpRequest, *, failed: dict[int, tuple[str, str]] | None = None, status: int = 200
+) -> HttpResponse:
+    """The list; ``failed`` is {mapping id: (name typed, why the rename failed)}."""
+    user = request.user
+    labels = dict(_importable(user))
+    mappings = (
+        ImportMapping.objects.filter(object_type__in=labels)
+        .select_related("created_by")
+        .order_by("object_type", "name")[:500]
+    )
+    rows = [
+        MappingRow(
+            mapping=mapping,
+            object_label=labels[mapping.object_type],
+            editable=import_mapping_may_change(user, mapping),
+            new_name=(failed or {}).get(mapping.pk, (mapping.name, ""))[0],
+            error=(failed or {}).get(mapping.pk, ("", ""))[1],
+        )
+        for mapping in mappings
+    ]
+    return render(request, "data_exchange/import_mappings.html", {"rows": rows}, status=status)
+
+
+@login_required
+def import_mappings(request: HttpRequest) -> HttpResponse:
+    """Saved mappings of the objects the user may import: anyone may use them; the owner
+    and administrators rename and delete them."""
+    return _mappings_page(request)
+
+
+@login_required
+@require_POST
+@handles_domain_errors
+def import_mapping_rename(request: HttpRequest, pk: int) -> HttpResponse:
+    user = request.user
+    mapping = _mapping_for(user, pk)
+    name = request.POST.get("name", "")
+    try:
+        import_mapping_save(
+            user=user,
+            object_type=mapping.object_type,
+            name=name,
+            columns=mapping.columns,
+            defaults=mapping.defaults,
+            mode=mapping.mode,
+            match_key=mapping.match_key,
+            mapping=mapping,
+        )
+    except ValidationFailed as exc:
+        detail = " ".join(m for found in exc.errors.values() for m in found) or exc.detail
+        return _mappings_page(request, failed={pk: (name, detail)}, status=422)
+    messages.success(request, f"Mapping renamed to “{mapping.name}”.")
+    return redirect("data_exchange:import_mappings")
+
+
+@login_required
+@require_POST
+@handles_domain_errors
+def import_mapping_remove(request: HttpRequest, pk: int) -> HttpResponse:
+    user = request.user
+    mapping = _mapping_for(user, pk)
+    name = mapping.name
+    import_mapping_delete(user=user, mapping=mapping)
+    messages.success(
+        request, f"Mapping “{name}” deleted; imports that used it keep their columns."
+    )
+    return redirect("data_exchange:import_mappings")

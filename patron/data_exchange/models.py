@@ -95,6 +95,10 @@ class ImportRun(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        # The history of a non-administrator: their own runs, newest first.
+        indexes = [
+            models.Index(fields=["created_by", "created_at", "id"], name="import_run_user_history")
+        ]
 
     def __str__(self) -> str:
         return self.file_name

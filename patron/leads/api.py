@@ -80,6 +80,9 @@ class LeadOut(Schema):
     country: str
     description: str
     email_opt_out: bool
+    external_id: str = Field(
+        description="The record's id in the system it was imported from (Salesforce, HubSpot...)."
+    )
     source: LeadSource
     source_detail: str
     campaign: str
@@ -134,6 +137,11 @@ class LeadInput(Schema):
     country: str | None = Field(None, description="ISO 3166 two-letter code.")
     description: str | None = None
     email_opt_out: bool | None = None
+    external_id: str | None = Field(
+        None,
+        max_length=100,
+        description="The record's id in the system it was imported from; an import match key.",
+    )
     source: LeadSource | None = None
     source_detail: str | None = None
     campaign: str | None = None

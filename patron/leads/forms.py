@@ -6,7 +6,7 @@ from typing import Any
 
 from django import forms
 
-from patron.contacts.forms import RecordIdChoiceField, RecordPickerField
+from patron.contacts.forms import EXTERNAL_ID_HELP, RecordIdChoiceField, RecordPickerField
 from patron.contacts.models import Account, Contact
 from patron.core.forms import RecordForm
 from patron.core.record_pages import BulkEditForm
@@ -52,6 +52,7 @@ class LeadForm(RecordForm):
         "team",
         "email_opt_out",
         "description",
+        "external_id",
     ]
     widgets = {
         "phone": forms.TextInput(attrs={"type": "tel", "autocomplete": "tel"}),
@@ -65,7 +66,9 @@ class LeadForm(RecordForm):
         "country": "Two-letter code, e.g. DE.",
         "campaign": "The campaign that brought the lead (free text until campaigns exist).",
         "status": "To disqualify, use the Disqualify button on the lead's page.",
+        "external_id": EXTERNAL_ID_HELP,
     }
+    labels = {"external_id": "External id"}
     owner = forms.ModelChoiceField(
         queryset=User.objects.filter(is_active=True), required=False, empty_label="Me"
     )

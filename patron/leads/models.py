@@ -51,6 +51,9 @@ class Lead(BusinessRecord):
     country = models.CharField(max_length=2, blank=True, help_text="ISO 3166 country code")
     description = models.TextField(blank=True)
     email_opt_out = models.BooleanField(default=False)
+    # The record's id in the system it was imported from (Salesforce, HubSpot...): the
+    # match key that re-imports use.
+    external_id = models.CharField(max_length=100, blank=True, db_index=True)
 
     source = models.CharField(max_length=20, choices=LeadSource.choices, default=LeadSource.OTHER)
     source_detail = models.CharField(max_length=255, blank=True)

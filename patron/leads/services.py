@@ -45,6 +45,7 @@ LEAD_FIELDS = frozenset(
         "country",
         "description",
         "email_opt_out",
+        "external_id",
         "source",
         "source_detail",
         "campaign",

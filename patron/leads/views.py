@@ -142,6 +142,7 @@ LEADS = ObjectUI(
                 "source",
                 "source_detail",
                 "campaign",
+                "external_id",
                 "score",
                 "owner",
                 "queue",

@@ -1,0 +1,204 @@
+"""Saved import mappings belong to whoever saved them: every importer of the object type
+uses them, only the owner or an administrator changes or deletes them (pages and API)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import TestCase
+
+from patron.core.exceptions import PermissionDenied
+from patron.core.testing import assert_max_queries, grant
+from patron.data_exchange.import_services import import_mapping_save, import_upload
+from patron.data_exchange.models import ImportMapping, ImportRun
+from patron.users.models import User
+from patron.users.services import role_create
+
+COLUMNS = {"Surname": "last_name", "Mail": "email"}
+
+
+class MappingOwnershipTests(TestCase):
+    owner: Any
+    other: Any
+    admin: Any
+    mapping: ImportMapping
+
+    @classmethod
+    def setUpTestData(cls) -> None:
+        role = role_create(name="Importer")
+        grant(role, "contacts.contact", "create", "read", "update", "import")
+        cls.owner = User.objects.create_user(
+            "ann@example.com", "pw", role=role, full_name="Ann Lee"
+        )
+        cls.other = User.objects.create_user(
+            "bob@example.com", "pw", role=role, full_name="Bob Ray"
+        )
+        cls.admin = User.objects.create_user("root@example.com", "pw", is_superuser=True)
+        cls.mapping = import_mapping_save(
+            user=cls.owner, object_type="contacts.contact", name="People", columns=COLUMNS
+        )
+
+    def api(self, user: Any, method: str, path: str, body: Any = None) -> Any:
+        self.client.force_login(user)
+        call = getattr(self.client, method)
+        if body is None:
+            return call(path)
+        return call(path, body, content_type="application/json")
+
+    def body(self, name: str = "People") -> dict[str, Any]:
+        return {"name": name, "object_type": "contacts.contact", "columns": COLUMNS}
+
+    # --- services ---
+
+    def test_saving_under_another_users_name_is_refused_and_keeps_theirs(self) -> None:
+        with pytest.raises(PermissionDenied) as ctx:
+            import_mapping_save(
+                user=self.other,
+                object_type="contacts.contact",
+                name="People",
+                columns={"Name": "last_name"},
+            )
+        assert "belongs to Ann Lee" in ctx.value.detail
+        self.mapping.refresh_from_db()
+        assert self.mapping.columns == COLUMNS
+
+    def test_owner_and_administrator_replace_it_by_name(self) -> None:
+        for user in (self.owner, self.admin):
+            saved = import_mapping_save(
+                user=user,
+                object_type="contacts.contact",
+                name="People",
+                columns={"Name": "last_name"},
+            )
+            assert saved.pk == self.mapping.pk
+        self.mapping.refresh_from_db()
+        assert (self.mapping.columns, self.mapping.created_by_id) == (
+            {"Name": "last_name"},
+            self.owner.pk,
+        )
+
+    # --- API ---
+
+    def test_api_others_may_read_but_not_change_or_delete(self) -> None:
+        url = f"/api/v1/data/import-mappings/{self.mapping.pk}"
+        listed = self.api(self.other, "get", "/api/v1/data/import-mappings").json()
+        assert [(m["name"], m["owner"], m["editable"]) for m in listed] == [
+            ("People", self.owner.pk, False)
+        ]
+        assert self.api(self.other, "get", url).status_code == 200
+        changed = self.api(self.other, "put", url, self.body("Mine now"))
+        assert changed.status_code == 403
+        assert changed["Content-Type"].startswith("application/problem+json")
+        assert "belongs to Ann Lee" in changed.json()["detail"]
+        deleted = self.api(self.other, "delete", url)
+        assert deleted.status_code == 403
+        assert "only its owner or an administrator" in deleted.json()["detail"]
+        replaced = self.api(self.other, "post", "/api/v1/data/import-mappings", self.body())
+        assert replaced.status_code == 403
+        self.mapping.refresh_from_db()
+        assert (self.mapping.name, self.mapping.columns) == ("People", COLUMNS)
+
+    def test_api_owner_and_administrator_change_and_delete(self) -> None:
+        url = f"/api/v1/data/import-mappings/{self.mapping.pk}"
+        renamed = self.api(self.owner, "put", url, self.body("People v2"))
+        assert renamed.status_code == 200
+        assert renamed.json()["editable"] is True
+        assert self.api(self.admin, "put", url, self.body("People v3")).status_code == 200
+        assert self.api(self.admin, "delete", url).status_code == 204
+        assert not ImportMapping.objects.filter(pk=self.mapping.pk).exists()
+
+    def test_api_save_as_on_an_import_cannot_replace_someone_elses_mapping(self) -> None:
+        run = import_upload(
+            user=self.other,
+            object_type="contacts.contact",
+            upload=SimpleUploadedFile("a.csv", b"Surname\nLee\n"),
+            file_name="a.csv",
+        )
+        response = self.api(
+            self.other,
+            "put",
+            f"/api/v1/data/imports/{run.pk}/mapping",
+            {"columns": {"Surname": "last_name"}, "save_as": "People"},
+        )
+        assert response.status_code == 403
+        assert "belongs to Ann Lee" in response.json()["detail"]
+        self.mapping.refresh_from_db()
+        assert self.mapping.columns == COLUMNS
+        run.refresh_from_db()
+        assert run.status == "uploaded"
+
+    # --- pages ---
+
+    def test_page_shows_rename_and_delete_only_for_mappings_one_may_change(self) -> None:
+        import_mapping_save(
+            user=self.other, object_type="contacts.contact", name="Bob's", columns=COLUMNS
+        )
+        self.client.force_login(self.other)
+        with assert_max_queries(7):
+            page = self.client.get("/data/imports/mappings/")
+        html = page.content.decode()
+        assert page.status_code == 200
+        assert "Ann Lee" in html
+        assert f'aria-label="Delete {self.mapping.name}"' not in html
+        assert 'aria-label="Delete Bob&#x27;s"' in html
+        self.client.force_login(self.admin)
+        html = self.client.get("/data/imports/mappings/").content.decode()
+        assert f'aria-label="Delete {self.mapping.name}"' in html
+
+    def test_page_refuses_others_rename_and_delete_with_a_reason(self) -> None:
+        self.client.force_login(self.other)
+        pk = self.mapping.pk
+        renamed = self.client.post(f"/data/imports/mappings/{pk}/rename/", {"name": "Mine"})
+        assert renamed.status_code == 403
+        assert "belongs to Ann Lee" in renamed.content.decode()
+        deleted = self.client.post(f"/data/imports/mappings/{pk}/delete/")
+        assert deleted.status_code == 403
+        self.mapping.refresh_from_db()
+        assert self.mapping.name == "People"
+
+    def test_owner_renames_and_deletes_on_the_page(self) -> None:
+        import_mapping_save(
+            user=self.owner, object_type="contacts.contact", name="Taken", columns=COLUMNS
+        )
+        self.client.force_login(self.owner)
+        pk = self.mapping.pk
+        taken = self.client.post(f"/data/imports/mappings/{pk}/rename/", {"name": "Taken"})
+        assert taken.status_code == 422
+        assert "choose another name" in taken.content.decode()
+        assert f'id="rename-{pk}" name="name" value="Taken"' in taken.content.decode()
+        renamed = self.client.post(f"/data/imports/mappings/{pk}/rename/", {"name": "Staff"})
+        assert renamed.status_code == 302
+        self.mapping.refresh_from_db()
+        assert self.mapping.name == "Staff"
+        assert self.client.post(f"/data/imports/mappings/{pk}/delete/").status_code == 302
+        assert not ImportMapping.objects.filter(pk=pk).exists()
+
+    def test_import_page_keeps_the_entered_mapping_when_save_as_is_someone_elses(self) -> None:
+        run = import_upload(
+            user=self.other,
+            object_type="contacts.contact",
+            upload=SimpleUploadedFile("b.csv", b"Surname,Mail\nLee,lee@example.com\n"),
+            file_name="b.csv",
+        )
+        self.client.force_login(self.other)
+        page = self.client.get(f"/data/imports/{run.pk}/")
+        assert "People (Ann Lee)" in page.content.decode()
+        response = self.client.post(
+            f"/data/imports/{run.pk}/",
+            {
+                "action": "preview",
+                "col-0": "last_name",
+                "col-1": "email",
+                "mode": "create",
+                "save_as": "People",
+            },
+        )
+        assert response.status_code == 422
+        html = response.content.decode()
+        assert "belongs to Ann Lee" in html
+        assert 'value="People"' in html
+        self.mapping.refresh_from_db()
+        assert self.mapping.columns == COLUMNS
+        assert ImportRun.objects.get(pk=run.pk).status == "uploaded"
