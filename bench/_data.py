@@ -500,7 +500,7 @@ def account_rows(world: World) -> Iterator[tuple[Any, ...]]:
             f"info@{domain}", phone(index, 6_000_000 + index), f"https://www.{domain}", domain,
             sector, max(1, employees + (index % 500) - 250), (index * 7919) % 5_000_000 + 10_000,
             "USD", tier, 1950 + index % 70, f"{1 + index % 999} Main Street", city, state,
-            postal, "US", "", None, None, owner, parent, team,
+            postal, "US", "", None, None, owner, parent, team, "",
         )  # fmt: skip
 
 
@@ -510,6 +510,7 @@ ACCOUNT_COLUMNS = (
     "employee_count", "annual_revenue", "revenue_currency", "tier", "year_established",
     "billing_street", "billing_city", "billing_region", "billing_postal_code", "billing_country",
     "description", "created_by_id", "deleted_by_id", "owner_id", "parent_id", "team_id",
+    "external_id",
 )  # fmt: skip
 
 
@@ -545,7 +546,7 @@ CONTACT_COLUMNS = (
     "id", "created_at", "updated_at", "version", "deleted_at", "custom", "first_name",
     "last_name", "salutation", "title", "department", "email", "phone", "language",
     "time_zone", "birthdate", "social", "do_not_call", "email_opt_out", "description",
-    "account_id", "created_by_id", "deleted_by_id", "owner_id", "team_id",
+    "account_id", "created_by_id", "deleted_by_id", "owner_id", "team_id", "external_id",
 )  # fmt: skip
 
 
@@ -582,7 +583,7 @@ def contact_rows(world: World) -> Iterator[tuple[Any, ...]]:
             index + 1, created, created, 1, None, "{}", first, last, "", title, department,
             contact_email(index, first, last, domain), phone(index, 2_000_000 + index), "en", "",
             None, "{}", False, index % 29 == 0, "",
-            None if account is None else account + 1, None, None, owner, team,
+            None if account is None else account + 1, None, None, owner, team, "",
         )  # fmt: skip
 
 
@@ -730,7 +731,7 @@ LEAD_COLUMNS = (
     "converted_at", "converted_opportunity_id", "archived_at", "capture_form_id",
     "converted_account_id", "converted_by_id", "converted_contact_id", "created_by_id",
     "deleted_by_id", "matched_account_id", "matched_contact_id", "owner_id", "queue_id",
-    "team_id",
+    "team_id", "external_id",
 )  # fmt: skip
 
 
@@ -754,7 +755,7 @@ def lead_plan(world: World) -> Iterator[tuple[tuple[Any, ...], tuple[Any, ...]]]
             city, state, postal, "US", "", False, LEAD_SOURCES[index % len(LEAD_SOURCES)], "",
             "", status, "", "", 0, 0, 0, None, "{}", None, None, None, None, 0, None,
             "not_required", None, None, None, None, None, None, None, None, None, None, None,
-            None, owner, None, world.team_for(owner, region),
+            None, owner, None, world.team_for(owner, region), "",
         )  # fmt: skip
         name = f"{first} {last}"
         entry = (
