@@ -19,6 +19,7 @@ from patron.core.choices import Via
 from patron.core.exceptions import PermissionDenied, ValidationFailed
 from patron.core.models import ChangeLogEntry, Job
 from patron.core.testing import Endpoint, assert_max_queries, check_visibility_matrix, grant
+from patron.data_exchange import import_reading
 from patron.data_exchange.choices import ImportStatus, RowOutcome
 from patron.data_exchange.import_services import (
     import_configure,
@@ -113,6 +114,38 @@ class ReadingTests(ImportTestCase):
         assert list(ImportRow.objects.filter(run=run).values_list("error", flat=True)) == [""]
         contact = Contact.objects.get(email="ada@example.com")
         assert contact.birthdate == datetime.date(1985, 12, 10)
+
+    def test_large_workbooks_are_streamed_and_import_the_same(self) -> None:
+        import openpyxl
+
+        book = openpyxl.Workbook()
+        sheet = book.active
+        assert sheet is not None
+        sheet.append(["Last Name", "Birthdate", "Email"])
+        sheet.append(["Lovelace", datetime.datetime(1985, 12, 10), "ada@example.com"])
+        sheet.append([None, None, None])
+        sheet.append(["Hopper", datetime.date(1906, 12, 9), "grace@example.com"])
+        buffer = io.BytesIO()
+        book.save(buffer)
+        # Every workbook counts as large, so openpyxl streams it.
+        with (
+            mock.patch.object(import_reading, "XLSX_IN_MEMORY_MAX_BYTES", 0),
+            mock.patch("openpyxl.load_workbook", wraps=openpyxl.load_workbook) as streamed,
+        ):
+            run = upload(self.admin, "contacts.contact", buffer.getvalue(), name="people.xlsx")
+            assert run.columns == {
+                "Last Name": "last_name", "Birthdate": "birthdate", "Email": "email"
+            }
+            run = run_import(self.admin, run, columns=run.columns)
+        assert all(call.kwargs["read_only"] for call in streamed.call_args_list)
+        assert streamed.call_count >= 3  # inspection, counting, importing
+        assert list(ImportRow.objects.filter(run=run).values_list("row_number", "error")) == [
+            (2, ""), (3, ""),
+        ]
+        born = dict(Contact.objects.values_list("last_name", "birthdate"))
+        assert born == {
+            "Lovelace": datetime.date(1985, 12, 10), "Hopper": datetime.date(1906, 12, 9)
+        }
 
 
 class BadInputTests(ImportTestCase):
