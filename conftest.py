@@ -2,13 +2,74 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
+from pytest_django import DjangoDbBlocker
+from pytest_django.fixtures import _disable_migrations, _get_databases_for_setup
+from pytest_django.plugin import blocking_manager_key
 
 from patron.core.choices import OrgWideAccess
 from patron.core.testing import grant, set_org_default
 from patron.users.tests.factories import UserFactory, make_role
 
 ALL_ACTIONS = ("create", "read", "update", "delete", "export", "import")
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(
+    request: pytest.FixtureRequest,
+    django_test_environment: None,
+    django_db_blocker: DjangoDbBlocker,
+    django_db_use_migrations: bool,
+    django_db_keepdb: bool,
+    django_db_createdb: bool,
+    django_db_modify_db_settings: None,
+) -> Iterator[None]:
+    """pytest-django's fixture, except that each test database is a clone of the run's
+    migrated template (tests/db_templates.py) instead of migrated by every xdist worker.
+    --reuse-db and --no-migrations build the database as pytest-django does."""
+    from django.test.utils import setup_databases, teardown_databases
+
+    from tests.db_templates import setup_cloned_databases
+
+    verbosity = request.config.option.verbose
+    aliases, serialized_aliases = _get_databases_for_setup(request.session.items)
+    keepdb = django_db_keepdb and not django_db_createdb
+    with django_db_blocker.unblock():
+        if keepdb or not django_db_use_migrations:
+            if not django_db_use_migrations:
+                _disable_migrations()
+            created = setup_databases(
+                verbosity=verbosity,
+                interactive=False,
+                aliases=aliases,
+                serialized_aliases=serialized_aliases,
+                keepdb=keepdb,
+            )
+        else:
+            created = setup_cloned_databases(aliases, serialized_aliases, verbosity)
+    yield
+    if not keepdb:
+        with django_db_blocker.unblock():
+            teardown_databases(created, verbosity=verbosity)
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """The run's PostgreSQL template goes when the run ends: in the xdist controller, or in
+    the only process without xdist (after the session fixtures' teardown)."""
+    if hasattr(session.config, "workerinput") or blocking_manager_key not in session.config.stash:
+        return
+    if not _get_databases_for_setup(session.items)[0]:
+        return
+    from django.conf import settings
+    from django.db import connections
+
+    from tests.db_templates import drop_template
+
+    if settings.DATABASES["default"]["ENGINE"].endswith("postgresql"):
+        with session.config.stash[blocking_manager_key].unblock():
+            drop_template(connections["default"])
 
 
 @pytest.fixture
