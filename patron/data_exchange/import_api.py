@@ -88,6 +88,12 @@ class RunOut(Schema):
     created_at: datetime.datetime
     started_at: datetime.datetime | None = None
     finished_at: datetime.datetime | None = None
+    reverted_at: datetime.datetime | None = None
+    reverted_kept: int = Field(
+        0,
+        description="Records the revert left as they were because they changed after the "
+        "import finished.",
+    )
 
 
 class RunPage(Schema):
@@ -366,7 +372,8 @@ def import_errors_api(request: HttpRequest, run_id: int) -> StreamingHttpRespons
     operation_id="import_revert",
     description=(
         "In the background: records the import created go to the recycle bin, updated "
-        "records get their previous values back."
+        "records get their previous values back; records changed since the import finished "
+        "are kept as they are (counted in `reverted_kept`)."
     ),
 )
 def import_revert_api(request: HttpRequest, run_id: int) -> Status[dict[str, Any]]:

@@ -937,7 +937,8 @@ def import_errors_csv(run: ImportRun) -> Iterator[str]:
 
 
 def import_revert_start(*, user: Any, run: ImportRun) -> ImportRun:
-    """Queue the revert: records the import created are removed, updated ones restored."""
+    """Queue the revert: records the import created are removed, updated ones restored,
+    except records changed since the import finished, which are kept as they are."""
     require_import(user, _spec(run.object_type))
     if run.status not in (ImportStatus.DONE, ImportStatus.FAILED):
         raise ValidationFailed("Only a finished import can be reverted.")
@@ -977,7 +978,7 @@ def _revert(job: Job) -> dict[str, Any]:
     total = rows.count()
     job_progress(job, done=0, total=total, message="Reverting…")
     done = 0
-    removed = restored = 0
+    removed = restored = kept = 0
     last = 0
     while True:
         chunk = list(rows.filter(row_number__gt=last).order_by("row_number")[:BATCH_SIZE])
@@ -985,6 +986,9 @@ def _revert(job: Job) -> dict[str, Any]:
             break
         last = chunk[-1].row_number
         with transaction.atomic():
+            changed = _changed_since(spec, [r.object_id for r in chunk], run.finished_at)
+            kept += len(changed)
+            chunk = [r for r in chunk if r.object_id not in changed]
             created_ids = [
                 r.object_id for r in chunk if r.outcome == RowOutcome.CREATED and r.object_id
             ]
@@ -1014,12 +1018,31 @@ def _revert(job: Job) -> dict[str, Any]:
                     )
                 BatchWriter(spec, user=user, via=Via.IMPORT)._bulk_update(changes, WriteResult())
                 restored += len(changes)
-        done += len(chunk)
+        done = min(total, done + BATCH_SIZE)
         job_progress(job, done=done, message=f"{done:,} of {total:,} records")
     run.status = ImportStatus.REVERTED
     run.reverted_at = timezone.now()
-    run.save(update_fields=["status", "reverted_at"])
-    return {"run_id": run.pk, "removed": removed, "restored": restored}
+    run.reverted_kept = kept
+    run.save(update_fields=["status", "reverted_at", "reverted_kept"])
+    return {"run_id": run.pk, "removed": removed, "restored": restored, "kept": kept}
+
+
+def _changed_since(spec: ImportSpec, ids: list[int | None], moment: Any) -> set[int]:
+    """Which of the records were changed after ``moment`` (by a person, a workflow or a later
+    import): reverting them would throw that work away, so they are kept as they are."""
+    if moment is None or not spec.is_business_record:
+        return set()
+    from django.contrib.contenttypes.models import ContentType
+
+    from patron.core.models import ChangeLogEntry
+
+    return set(
+        ChangeLogEntry.objects.filter(
+            content_type=ContentType.objects.get_for_model(spec.model),
+            object_id__in=[pk for pk in ids if pk],
+            at__gt=moment,
+        ).values_list("object_id", flat=True)
+    )
 
 
 def job_is_finished(job: Job | None) -> bool:

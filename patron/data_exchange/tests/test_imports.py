@@ -315,6 +315,49 @@ class FailureRevertResumeTests(ImportTestCase):
         removed = Contact.all_objects.filter(email="one@example.com", deleted_at__isnull=False)
         assert removed.exists()
 
+    def test_revert_keeps_records_changed_since_the_import(self) -> None:
+        from patron.contacts.services import contact_update
+
+        edited = Contact.objects.create(
+            owner=self.user, last_name="Edited", email="edited@example.com", title="Old"
+        )
+        untouched = Contact.objects.create(
+            owner=self.user, last_name="Untouched", email="untouched@example.com", title="Old"
+        )
+        data = (
+            b"email,last_name,title\n"
+            b"edited@example.com,Edited,Imported\n"
+            b"untouched@example.com,Untouched,Imported\n"
+            b"new@example.com,New,Imported\n"
+            b"worked@example.com,Worked,Imported\n"
+        )
+        run = upload(self.user, "contacts.contact", data)
+        run = run_import(self.user, run, columns=run.columns, mode="upsert", match_key="email")
+        assert (run.created_count, run.updated_count) == (2, 2)
+        edited.refresh_from_db()
+        contact_update(user=self.user, contact=edited, title="Set by hand")
+        worked = Contact.objects.get(email="worked@example.com")
+        contact_update(user=self.user, contact=worked, description="Called, wants a demo")
+
+        import_revert_start(user=self.user, run=run)
+        run.refresh_from_db()
+        assert run.job_id is not None
+        job = import_revert_execute(run.job_id)
+        assert job is not None
+        assert job.result is not None
+        assert (job.result["removed"], job.result["restored"], job.result["kept"]) == (1, 1, 2)
+        edited.refresh_from_db()
+        untouched.refresh_from_db()
+        assert (edited.title, untouched.title) == ("Set by hand", "Old")
+        assert not Contact.objects.filter(email="new@example.com").exists()
+        assert Contact.objects.get(email="worked@example.com").description == (
+            "Called, wants a demo"
+        )
+        self.client.force_login(self.user)
+        page = self.client.get(f"/data/imports/{run.pk}/")
+        assert "2 records changed since the import were kept" in page.content.decode()
+        assert self.client.get(f"/api/v1/data/imports/{run.pk}").json()["reverted_kept"] == 2
+
     def test_resumes_after_a_killed_worker_without_duplicates_or_losses(self) -> None:
         lines = ["email,last_name"] + [f"p{i}@example.com,P{i}" for i in range(35)]
         run = upload(self.user, "contacts.contact", "\n".join(lines).encode())
