@@ -4,7 +4,8 @@ and the visibility matrix."""
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -16,6 +17,32 @@ from patron.core.choices import OrgWideAccess
 from patron.core.models import ObjectPermission, OrgWideDefault
 
 _counter = itertools.count(1)
+
+
+def run_together(*calls: Callable[[], Any], timeout: float = 60) -> list[Any]:
+    """Run ``calls`` in threads released at the same moment (races on a real database);
+    their results in order. An exception in any thread fails the caller, and each thread
+    closes its own database connection."""
+    barrier = threading.Barrier(len(calls))
+    results: list[Any] = [None] * len(calls)
+    errors: list[BaseException] = []
+
+    def run(index: int, call: Callable[[], Any]) -> None:
+        try:
+            barrier.wait(timeout=30)
+            results[index] = call()
+        except BaseException as error:  # reported to the caller, not swallowed
+            errors.append(error)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run, args=pair) for pair in enumerate(calls)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=timeout)
+    assert not errors, errors
+    return results
 
 
 def grant(role: Any, object_type: str, *actions: str) -> ObjectPermission:

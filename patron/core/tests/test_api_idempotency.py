@@ -14,6 +14,7 @@ from patron.contacts.models import Account, Contact
 from patron.core.api.idempotency import purge_expired_keys
 from patron.core.api.testing import assert_problem
 from patron.core.models import IdempotencyRecord
+from patron.core.testing import run_together
 from patron.users.services import token_create
 
 pytestmark = pytest.mark.django_db
@@ -156,28 +157,16 @@ def test_out_of_scope_token_with_a_key_is_403(rep):
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_first_requests_write_once(sales_roles):
     """Two threads race with one key: the unique constraint lets one write, the other replays."""
-    import threading
-
     from patron.users.tests.factories import UserFactory
 
     user: Any = UserFactory(role=sales_roles["rep"])
     _, secret = token_create(user=user, name="t", scopes=["contacts:write"])
-    results: list[int] = []
-    barrier = threading.Barrier(2)
 
-    def worker() -> None:
+    def create() -> int:
         client = Client(headers={"Authorization": f"Bearer {secret}"})
-        barrier.wait()
-        try:
-            results.append(post(client, {"name": "Race"}, key="race").status_code)
-        finally:
-            connection.close()
+        return int(post(client, {"name": "Race"}, key="race").status_code)
 
-    threads = [threading.Thread(target=worker) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    results = run_together(create, create)
     assert sorted(results) in ([201, 201], [201, 409])
     assert Account.objects.filter(name="Race").count() == 1
 

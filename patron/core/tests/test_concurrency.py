@@ -10,8 +10,6 @@ scheduled. SQLite serialises writers per database, so the races are run on Postg
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -22,6 +20,7 @@ from patron.contacts.models import Account
 from patron.contacts.services import account_create
 from patron.contacts.views import account_pages
 from patron.core.api.problems import PROBLEM_CONTENT_TYPE
+from patron.core.testing import run_together
 from patron.users.services import token_create, valid_scopes
 from patron.users.tests.factories import UserFactory
 
@@ -32,30 +31,6 @@ pytestmark = [
         reason="SQLite runs one writer at a time, so nothing races; runs on PostgreSQL in CI",
     ),
 ]
-
-
-def _together(*calls: Callable[[], Any]) -> list[Any]:
-    """Run ``calls`` in parallel threads released at the same moment; their results."""
-    barrier = threading.Barrier(len(calls))
-    results: list[Any] = [None] * len(calls)
-    errors: list[BaseException] = []
-
-    def run(index: int, call: Callable[[], Any]) -> None:
-        try:
-            barrier.wait(timeout=30)
-            results[index] = call()
-        except BaseException as error:
-            errors.append(error)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=pair) for pair in enumerate(calls)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert not errors, errors
-    return results
 
 
 def _token_client(user: Any) -> Client:
@@ -84,7 +59,7 @@ def test_two_api_editors_with_the_same_etag_one_wins_the_other_gets_412(editors)
             headers={"If-Match": etag},
         )
 
-    first, second = _together(
+    first, second = run_together(
         lambda: save(clients[0], "Saved by one"), lambda: save(clients[1], "Saved by two")
     )
     assert sorted([first.status_code, second.status_code]) == [200, 412]
@@ -116,7 +91,7 @@ def test_two_page_editors_of_one_version_one_saves_the_other_sees_the_conflict(e
     def save(client: Client, name: str) -> Any:
         return client.post(url, {**form, "name": name})
 
-    first, second = _together(
+    first, second = run_together(
         lambda: save(clients[0], "Page one"), lambda: save(clients[1], "Page two")
     )
     assert sorted([first.status_code, second.status_code]) == [302, 409]
@@ -139,7 +114,7 @@ def test_the_same_idempotency_key_sent_twice_at_once_creates_one_record(editors)
             headers={"Idempotency-Key": "race-key-1"},
         )
 
-    first, second = _together(create, create)
+    first, second = run_together(create, create)
     assert (first.status_code, second.status_code) == (201, 201)
     assert first.json() == second.json()
     assert first["ETag"] == second["ETag"]

@@ -16,6 +16,7 @@ from django.db import connection
 from patron.core.choices import JobStatus
 from patron.core.jobs import job_execute
 from patron.core.models import Job
+from patron.core.testing import run_together
 
 pytestmark = [
     pytest.mark.skipif(
@@ -32,30 +33,16 @@ DELIVERIES = 4
 def test_deliveries_of_one_job_at_the_same_moment_run_it_once():
     job = Job.objects.create(kind="import")
     runs: list[int] = []
-    outcomes: list[bool] = []
-    errors: list[BaseException] = []
-    barrier = threading.Barrier(DELIVERIES)
 
     def work(running: Job) -> dict[str, int]:
         runs.append(threading.get_ident())
         time.sleep(0.5)  # still running when the other deliveries look
         return {"imported": 1}
 
-    def delivery() -> None:
-        try:
-            barrier.wait()
-            outcomes.append(job_execute(job.pk, work) is not None)
-        except BaseException as error:  # reported by the test, not swallowed
-            errors.append(error)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=delivery) for _ in range(DELIVERIES)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert errors == []
+    outcomes = [
+        done is not None
+        for done in run_together(*[lambda: job_execute(job.pk, work)] * DELIVERIES)
+    ]
     assert len(runs) == 1
     assert sorted(outcomes) == [False] * (DELIVERIES - 1) + [True]
     job.refresh_from_db()

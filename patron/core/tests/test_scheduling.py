@@ -7,8 +7,6 @@ transaction forbids)."""
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -20,6 +18,7 @@ from django.db import connection
 
 from patron.core.models import ScheduledSend
 from patron.core.scheduling import OncePerPeriodScheduler, scheduled_send_claim
+from patron.core.testing import run_together
 
 
 class Clock:
@@ -126,28 +125,5 @@ def test_schedulers_claiming_at_the_same_instant_send_once(clock, row_exists):
     when = schedule(timedelta(seconds=60), nowfun=clock)
     if row_exists:
         ScheduledSend.objects.create(name="tick", last_sent_at=clock.now - timedelta(minutes=1))
-    claims = run_at_once(8, lambda: scheduled_send_claim(name="tick", when=when))
+    claims = run_together(*[lambda: scheduled_send_claim(name="tick", when=when)] * 8)
     assert sorted(claims) == [False] * 7 + [True]
-
-
-def run_at_once(count: int, claim: Callable[[], bool]) -> list[bool]:
-    results: list[bool] = []
-    errors: list[BaseException] = []
-    barrier = threading.Barrier(count)
-
-    def scheduler() -> None:
-        try:
-            barrier.wait()
-            results.append(claim())
-        except BaseException as error:  # reported by the test, not swallowed
-            errors.append(error)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=scheduler) for _ in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert errors == []
-    return results
