@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import copy
 import functools
 import inspect
 from collections.abc import Callable
@@ -77,6 +78,9 @@ class PatronAPI(NinjaAPI):
     def __init__(self, **kwargs: Any) -> None:
         kwargs.setdefault("parser", JSONParser())
         super().__init__(**kwargs)
+        # Routes and schemas are fixed once the code is loaded, and building their document
+        # takes seconds; only the custom fields (database rows) change at run time.
+        self._code_documents: dict[tuple[str | None, str], OpenAPISchema] = {}
 
     def set_default_exception_handlers(self) -> None:
         install_problem_handlers(self)
@@ -121,12 +125,16 @@ class PatronAPI(NinjaAPI):
         path_params: dict[str, Any] | None = None,
         include_custom_fields: bool = True,
     ) -> OpenAPISchema:
-        parent = super().get_openapi_schema
-        schema: OpenAPISchema = with_unique_component_names(
-            lambda: parent(path_prefix=path_prefix, path_params=path_params)
-        )
-        use_problem_media_type(schema)
-        document_generic_errors(schema)
+        key = (path_prefix, repr(sorted((path_params or {}).items())))
+        if key not in self._code_documents:
+            parent = super().get_openapi_schema
+            built: OpenAPISchema = with_unique_component_names(
+                lambda: parent(path_prefix=path_prefix, path_params=path_params)
+            )
+            use_problem_media_type(built)
+            document_generic_errors(built)
+            self._code_documents[key] = built
+        schema = copy.deepcopy(self._code_documents[key])
         if include_custom_fields:
             add_custom_fields(schema)
         return schema
