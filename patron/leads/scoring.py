@@ -13,6 +13,7 @@ rescoring loop).
 from __future__ import annotations
 
 import decimal
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,12 +25,13 @@ from patron.activities.choices import ActivityKind
 from patron.activities.models import Activity, ActivityLink
 from patron.core import events
 from patron.core.exceptions import RecordNotFound, ValidationFailed
-from patron.core.jobs import enqueue
+from patron.core.jobs import enqueue, job_progress
+from patron.core.models import Job
 from patron.core.visibility import Principal, require_admin
 from patron.leads.choices import ScoringKind
 from patron.leads.models import BehaviourEvent, Lead, ScoringRule
 from patron.leads.policy_services import RESCORE_TASK, lead_settings, open_leads
-from patron.leads.scoring_model import current_model, model_explain
+from patron.leads.scoring_model import current_model, model_explain, score_model_fit
 from patron.leads.scoring_sources import (
     ACTIVITY_SOURCES,
     behaviour_counts,
@@ -488,8 +490,12 @@ def lead_score_refresh(*, lead: Lead) -> ScoreResult:
     return result
 
 
-def leads_rescore(*, batch: int = RESCORE_BATCH) -> int:
-    """Rescore every open lead (after rules or the model change); the number scored."""
+def leads_rescore(
+    *, batch: int = RESCORE_BATCH, on_batch: Callable[[int], None] | None = None
+) -> int:
+    """Rescore every open lead (after rules or the model change); the number scored.
+
+    ``on_batch`` is told the running count after each batch (a job's progress bar)."""
     rules, model, hot_score = active_rules(), current_model(), lead_settings().hot_score
     done, last_id = 0, 0
     while True:
@@ -511,6 +517,24 @@ def leads_rescore(*, batch: int = RESCORE_BATCH) -> int:
                 _write(lead.pk, result)
         done += len(leads)
         last_id = leads[-1].pk
+        if on_batch is not None:
+            on_batch(done)
+
+
+def score_model_refit(*, job: Job | None = None) -> str:
+    """Learn the model, then rescore the open leads; ``job`` shows each step's progress."""
+    if job is not None:
+        job_progress(job, done=0, message="Learning the score model from the leads' history.")
+    outcome = score_model_fit()
+    if outcome.model is None:
+        return outcome.message
+    if job is None:
+        leads_rescore()
+        return outcome.message
+    total = open_leads(Lead.objects.all()).count()
+    job_progress(job, done=0, total=total, message="Scoring the open leads with the new model.")
+    leads_rescore(on_batch=lambda done: job_progress(job, done=done, total=total))
+    return outcome.message
 
 
 # --- behaviour events -------------------------------------------------------------------------

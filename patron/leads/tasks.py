@@ -7,8 +7,8 @@ from celery import shared_task
 from patron.core.jobs import job_claim, job_fail, job_finish
 from patron.leads.never_lost import ROUTE_LEAD_TASK, never_lost_sweep, route_lead
 from patron.leads.policy_services import RESCORE_TASK, lead_settings
-from patron.leads.scoring import leads_rescore
-from patron.leads.scoring_model import refit_due, score_model_fit
+from patron.leads.scoring import leads_rescore, score_model_refit
+from patron.leads.scoring_model import refit_due
 
 SWEEP_TASK = "leads.never_lost_sweep"
 REFIT_TASK = "leads.refit_score_model"
@@ -48,15 +48,8 @@ def refit_score_model_job(job_id: int) -> None:
     if job is None:
         return
     try:
-        message = score_model_refit()
+        message = score_model_refit(job=job)
     except Exception as exc:
         job_fail(job, error=f"{type(exc).__name__}: {exc}")
         raise
     job_finish(job, result={"message": message}, message=message)
-
-
-def score_model_refit() -> str:
-    outcome = score_model_fit()
-    if outcome.model is not None:
-        leads_rescore()
-    return outcome.message

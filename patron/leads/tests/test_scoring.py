@@ -12,7 +12,7 @@ from django.utils import timezone
 from patron.core.exceptions import PermissionDenied, ValidationFailed
 from patron.core.models import Job
 from patron.core.testing import grant
-from patron.leads import scoring, scoring_model
+from patron.leads import scoring, scoring_model, tasks
 from patron.leads.models import Lead, ScoreModel, ScoringRule
 from patron.leads.scoring import (
     behaviour_record,
@@ -292,6 +292,29 @@ def test_refit_on_demand_reports_its_outcome_on_the_job(admin_user, client):
     job.refresh_from_db()
     assert job.status == "done"
     assert "Not enough history" in job.message
+
+
+def test_refit_job_shows_progress_through_rescoring_the_open_leads(admin_user, monkeypatch):
+    history(admin_user)
+    for i in range(3):
+        make_lead(admin_user, last_name=f"Open {i}")
+    reported: list[tuple[int, int | None, str]] = []
+    real_progress = scoring.job_progress
+
+    def recording_progress(job, *, done, total=None, message=""):
+        reported.append((done, total, message))
+        real_progress(job, done=done, total=total, message=message)
+
+    monkeypatch.setattr(scoring, "job_progress", recording_progress)
+    job = Job.objects.create(kind=tasks.REFIT_JOB_KIND, created_by=admin_user, params={})
+    refit_score_model_job(job.pk)
+    job.refresh_from_db()
+    assert job.status == "done"
+    assert "Learned from 60 leads" in job.message
+    assert (job.progress_done, job.progress_total) == (3, 3)
+    assert reported[0] == (0, None, "Learning the score model from the leads' history.")
+    assert reported[1] == (0, 3, "Scoring the open leads with the new model.")
+    assert reported[-1] == (3, 3, "")
 
 
 # --- pages and API ----------------------------------------------------------------------------
