@@ -10,6 +10,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from patron.core.exceptions import PermissionDenied, ValidationFailed
+from patron.core.jobs import job_progress
 from patron.core.models import Job
 from patron.core.testing import grant
 from patron.leads import scoring, scoring_model, tasks
@@ -299,11 +300,10 @@ def test_refit_job_shows_progress_through_rescoring_the_open_leads(admin_user, m
     for i in range(3):
         make_lead(admin_user, last_name=f"Open {i}")
     reported: list[tuple[int, int | None, str]] = []
-    real_progress = scoring.job_progress
 
     def recording_progress(job, *, done, total=None, message=""):
         reported.append((done, total, message))
-        real_progress(job, done=done, total=total, message=message)
+        job_progress(job, done=done, total=total, message=message)
 
     monkeypatch.setattr(scoring, "job_progress", recording_progress)
     job = Job.objects.create(kind=tasks.REFIT_JOB_KIND, created_by=admin_user, params={})
