@@ -39,6 +39,7 @@ from django.db.models import (
 from django.db.models.functions import Cast
 
 from patron.core.exceptions import ValidationFailed
+from patron.core.filters import LARGEST_INTEGER
 from patron.core.org import org_settings
 from patron.core.visibility import Principal
 from patron.pipeline.choices import ForecastCategory
@@ -146,8 +147,13 @@ def _id_param(params: Mapping[str, str], name: str, errors: dict[str, list[str]]
     text = (params.get(name) or "").strip()
     if not text:
         return None
-    if not text.isdigit():
-        errors[name] = [f"“{text}” is not an id; pick a {name} from the list."]
+    # isdigit() alone also takes digits such as "²" that int() refuses.
+    if not (text.isascii() and text.isdigit()):
+        errors[name] = [f"“{text[:40]}” is not an id; pick a {name} from the list."]
+        return None
+    if int(text) > LARGEST_INTEGER:
+        # Beyond the database's integer: no row has it, and the comparison would raise.
+        errors[name] = [f"No {name} has the id {text[:40]}; pick a {name} from the list."]
         return None
     return int(text)
 

@@ -1,10 +1,11 @@
 """Hostile values in every filter, sort and search parameter (issue 8).
 
 Data-driven: every API list operation (GET operations of the OpenAPI document that take
-query parameters) and every record list page (RecordPages, with its FilterSet) gets SQL
-injection attempts, LIKE wildcards, NUL bytes, huge and non-finite numbers, long and
-right-to-left text, JSON-ish and prototype-pollution strings, lookups across relations
-(``owner__password``), sorts on secret columns, repeated parameters and forged cursors.
+query parameters, related lists under a parent record included) and every record list page
+(RecordPages, with its FilterSet) gets SQL injection attempts, LIKE wildcards, NUL bytes,
+huge and non-finite numbers, long and right-to-left text, JSON-ish and prototype-pollution
+strings, lookups across relations (``owner__password``), sorts on secret columns, repeated
+parameters and forged cursors.
 
 Every answer must be a 200, or a 4xx problem naming the parameter; a rep must never see a
 record private to someone else; the tables must still be there afterwards. Runs on SQLite and
@@ -22,19 +23,29 @@ from urllib.parse import urlencode
 
 import pytest
 from django.apps import apps
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 
-from patron.contacts.models import Contact
+from patron.automation.models import WebhookAllowedHost
+from patron.automation.webhook_services import webhook_subscription_create
+from patron.contacts.models import Account, Contact
 from patron.contacts.services import account_create, contact_create
 from patron.core.api.problems import PROBLEM_CONTENT_TYPE
 from patron.core.api.testing import assert_problem
 from patron.core.choices import OrgWideAccess
 from patron.core.models import BusinessRecord
+from patron.core.quality import quality_checks
 from patron.core.record_pages import RecordPages
 from patron.core.testing import grant, set_org_default
+from patron.data_exchange.import_services import import_upload
 from patron.leads.services import lead_create
+from patron.pipeline import playbooks
+from patron.pipeline.analytics import REPORTS
+from patron.pipeline.tests.conftest import make_pipeline
+from patron.territories.choices import ModelState
+from patron.territories.models import Territory, TerritoryModel
 from patron.users.services import token_create, valid_scopes
 from patron.users.tests.factories import UserFactory, make_role
 
@@ -109,18 +120,27 @@ def _ui_client(user: Any) -> Client:
     return client
 
 
-def _api_lists(client: Client) -> Iterator[tuple[str, list[tuple[str, str]], set[str]]]:
-    """(path, query parameters as (name, kind), required names) of each GET operation
-    without path parameters."""
+def _api_lists(
+    client: Client, parents: dict[str, str]
+) -> Iterator[tuple[str, list[tuple[str, str]], set[str]]]:
+    """(path, query parameters as (name, kind), required names) of each GET operation with
+    query parameters; a path template is filled in from ``parents``, which must name it."""
     document = client.get("/api/v1/openapi.json").json()
-    for path, operations in document["paths"].items():
+    unplanned = []
+    for template, operations in document["paths"].items():
         operation = operations.get("get")
-        if operation is None or "{" in path:
+        if operation is None:
             continue
         query = [p for p in operation.get("parameters", []) if p["in"] == "query"]
-        if query:
-            parameters = [(p["name"], _schema_kind(p["name"], p["schema"])) for p in query]
-            yield path, parameters, {p["name"] for p in query if p["required"]}
+        if not query:
+            continue
+        path = parents.get(template, template)
+        if "{" in path:
+            unplanned.append(template)
+            continue
+        parameters = [(p["name"], _schema_kind(p["name"], p["schema"])) for p in query]
+        yield path, parameters, {p["name"] for p in query if p["required"]}
+    assert not unplanned, f"Give the sweep a parent for these related lists: {unplanned}"
 
 
 def _schema_kind(name: str, schema: dict[str, Any]) -> str:
@@ -252,19 +272,90 @@ def _tables_intact(before: int) -> None:
     assert Contact.all_objects.count() == before
 
 
+@pytest.fixture
+def parents(people):
+    """Each related list's path with a parent the sweeping user may read, so that the
+    hostile values reach the list's filters rather than stopping at a 404."""
+    admin = people["admin"]
+    account = Account.objects.get(name="Rep Account")
+    contact = Contact.objects.get(last_name="Own")
+    playbook = playbooks.playbook_create(
+        user=admin, pipeline=make_pipeline(), name="Sweep", definition={"stages": {}}
+    )
+    model = TerritoryModel.objects.create(name="Sweep model", state=ModelState.ACTIVE)
+    territory = Territory.objects.create(model=model, name="Sweep territory", path="1.")
+    planning = TerritoryModel.objects.create(name="Sweep plan")
+    # Webhook targets must resolve to a host the administrator allowed (no DNS here).
+    WebhookAllowedHost.objects.create(host="127.0.0.1", note="Sweep")
+    subscription, _ = webhook_subscription_create(
+        user=admin,
+        data={"name": "Sweep", "target_url": "http://127.0.0.1:9/hook", "event_types": ["*"]},
+    )
+    run = import_upload(
+        user=people["rep"],
+        object_type="contacts.contact",
+        upload=SimpleUploadedFile("sweep.csv", b"First name,Last name\nAda,Lovelace\n"),
+    )
+    quality_key = quality_checks()[0].key
+    return {
+        "/api/v1/accounts/{record_id}/purchase-history": (
+            f"/api/v1/accounts/{account.pk}/purchase-history"
+        ),
+        "/api/v1/analytics/sales/{report}": f"/api/v1/analytics/sales/{next(iter(REPORTS))}",
+        **{
+            f"/api/v1/contacts/{{contact_id}}/{related}": (
+                f"/api/v1/contacts/{contact.pk}/{related}"
+            )
+            for related in (
+                "competitor-products",
+                "consent-history",
+                "literature-requests",
+                "subscriptions",
+                "training-attendances",
+            )
+        },
+        "/api/v1/data/imports/{run_id}/preview": f"/api/v1/data/imports/{run.pk}/preview",
+        "/api/v1/data/quality/{key}": f"/api/v1/data/quality/{quality_key}",
+        "/api/v1/playbooks/{playbook_id}/export": f"/api/v1/playbooks/{playbook.pk}/export",
+        "/api/v1/territories/{territory_id}/assignments": (
+            f"/api/v1/territories/{territory.pk}/assignments"
+        ),
+        "/api/v1/territory-models/{model_id}/compare": (
+            f"/api/v1/territory-models/{planning.pk}/compare"
+        ),
+        "/api/v1/territory-models/{model_id}/compare.csv": (
+            f"/api/v1/territory-models/{planning.pk}/compare.csv"
+        ),
+        "/api/v1/timeline/{object_type}/{record_id}": (
+            f"/api/v1/timeline/contacts.account/{account.pk}"
+        ),
+        "/api/v1/webhooks/subscriptions/{subscription_id}/deliveries": (
+            f"/api/v1/webhooks/subscriptions/{subscription.pk}/deliveries"
+        ),
+        "/api/v1/webhooks/subscriptions/{subscription_id}/deliveries.csv": (
+            f"/api/v1/webhooks/subscriptions/{subscription.pk}/deliveries.csv"
+        ),
+    }
+
+
 @pytest.mark.sweep
-def test_hostile_values_in_api_list_parameters_give_200_or_a_problem_naming_them(people):
+def test_hostile_values_in_api_list_parameters_give_200_or_a_problem_naming_them(
+    people, parents
+):
     rep, admin = _api_client(people["rep"]), _api_client(people["admin"])
     before = Contact.all_objects.count()
     sweep = Sweep()
-    lists = list(_api_lists(rep))
-    assert len(lists) > 30
+    lists = list(_api_lists(rep, parents))
+    assert len(lists) > 45
     plan = _per_parameter_values([parameters for _, parameters, _ in lists])
     for (path, parameters, required), per_parameter in zip(lists, plan, strict=True):
         sweep.required = required
         # Admin-only lists are swept as an administrator, who may see every record.
         as_rep = rep.get(path).status_code != 403
         client = rep if as_rep else admin
+        if not required:
+            # A sweep of a missing parent would only ever meet its 404.
+            assert client.get(path).status_code == 200, path
         names = [name for name, _ in parameters]
         _sweep_one_list(sweep, client, path, names, per_parameter, api=True, hide=as_rep)
     assert not sweep.failures, f"{len(sweep.failures)} of {sweep.requests}:\n" + "\n".join(

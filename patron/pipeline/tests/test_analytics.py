@@ -289,6 +289,14 @@ def test_bad_filters_name_the_field(db):
     assert set(refused.value.errors) == {"start", "owner"}
 
 
+def test_ids_beyond_the_database_integer_or_in_other_scripts_name_the_field(db):
+    # Found by the related-list sweep: ?owner=<21 digits> was a 500 (the comparison raised),
+    # and "²" passes str.isdigit() but not int().
+    with pytest.raises(ValidationFailed) as refused:
+        analytics.filters_from({"pipeline": "9" * 20, "owner": "\u00b2", "team": "12"})
+    assert set(refused.value.errors) == {"pipeline", "owner"}
+
+
 def test_analytics_page_and_drill_down_respect_visibility(client, deals, rep, manager):
     client.force_login(rep)
     page = client.get(reverse("pipeline:sales_analytics"), {"report": "win-rate"})
