@@ -252,7 +252,8 @@ def job_execute(job_id: int, work: JobWork) -> Job | None:
         return None
     try:
         result = work(job)
-        job_finish(job, result=result)
+        # A "message" in the result is the summary the job's page shows once it is done.
+        job_finish(job, result=result, message=str((result or {}).get("message", "")))
     except JobLeaseLost:
         logger.warning("Job %s was taken over by another worker; this copy stopped", job_id)
         return None

@@ -176,8 +176,9 @@ def _run(job: Job) -> dict[str, Any]:
 
         result[object_type] = scan_object(object_type, progress=progress)
     groups = sum(sum(per_rule.values()) for per_rule in result.values())
-    job_progress(job, done=1, total=1, message=f"{groups} new candidate groups")
-    return {"groups": groups, "by_object": result}
+    message = f"{groups} new candidate groups"
+    job_progress(job, done=1, total=1, message=message)
+    return {"groups": groups, "by_object": result, "message": message}
 
 
 def scan_start(*, user: Any, object_type: str = "") -> Job:
