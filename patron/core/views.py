@@ -15,6 +15,7 @@ from typing import Any, cast
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
 from django.db.models import F, Model, Q, QuerySet
 from django.db.models.expressions import OrderBy
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, QueryDict
@@ -208,10 +209,24 @@ def capped_count(queryset: QuerySet[Any]) -> tuple[int, bool]:
     return min(count, COUNT_CAP), count > COUNT_CAP
 
 
+def _cursor_fits(model: type[Model], columns: list[SortColumn], values: list[Any]) -> bool:
+    """Whether each cursor value is of its column's type; an edited cursor restarts the list
+    instead of failing in the query."""
+    try:
+        for col, value in zip(columns, values, strict=True):
+            if value is not None:
+                model._meta.get_field(col.name).to_python(value)  # type: ignore[union-attr]
+    except (ValidationError, TypeError, ValueError):
+        return False
+    return True
+
+
 def keyset_page(queryset: QuerySet[Any], order: tuple[str, ...], cursor: str, size: int) -> Page:
     """One page of ``queryset`` in ``order`` after/before ``cursor`` (last sort values)."""
     columns = _sort_columns(queryset.model, order)
     decoded = decode_cursor(cursor, len(columns)) if cursor else None
+    if decoded is not None and not _cursor_fits(queryset.model, columns, decoded[1]):
+        decoded = None
     count, capped = capped_count(queryset)
     if decoded is None:
         rows = list(queryset.order_by(*_order_by(columns, reverse=False))[: size + 1])

@@ -11,13 +11,18 @@ from ninja import Query, Router, Schema, Status
 from pydantic import Field
 
 from patron.core.api.auth import request_user
-from patron.core.api.pagination import ListParams, Page, keyset_page, page_body
+from patron.core.api.pagination import ListParams, Page, keyset_page, page_body, sort_columns
 from patron.core.api.problems import problem_responses
 from patron.core.exceptions import ValidationFailed
 from patron.core.record_pages import record_detail_url
 from patron.data_exchange import duplicate_scan, duplicate_services, merge_services
 from patron.data_exchange.duplicate_matching import duplicate_object
-from patron.data_exchange.duplicate_selectors import group_queryset, with_members
+from patron.data_exchange.duplicate_selectors import (
+    DEFAULT_GROUP_SORT,
+    GROUP_SORTS,
+    group_queryset,
+    with_members,
+)
 from patron.data_exchange.models import DuplicateGroup, DuplicateRule, MergeRecord
 
 router = Router(tags=["data management"])
@@ -98,8 +103,11 @@ class MergeIn(Schema):
     merged_ids: list[int] = Field(min_length=1)
     field_choices: dict[str, int] = Field(
         default_factory=dict,
-        description="Per field, the id of the record whose value the survivor keeps; fields "
-        "left out keep the survivor's value unless it is empty.",
+        description="Per field, the id of the record whose value the survivor keeps; name a "
+        'custom field as "custom.<key>", e.g. {"title": 12, "custom.vip_level": 15}. Fields '
+        "left out keep the survivor's value unless it is empty. Sensitive fields hidden from "
+        "you keep the survivor's value and cannot be chosen; an unknown field or custom key "
+        "is refused with 422.",
     )
     group_id: int | None = None
 
@@ -207,15 +215,18 @@ def group_data(row: dict[str, Any]) -> dict[str, Any]:
     "/data/duplicates/groups",
     response={200: Page[GroupOut], **READ_ERRORS},
     summary="List candidate duplicate groups",
-    description="Groups whose records you may all see, most similar first (keyset pages).",
+    description="Groups whose records you may all see, in keyset pages like the Duplicates "
+    "page. Sort keys: similarity (most similar first, the default), found (newest first), "
+    "object (by object type, then most similar); an unknown sort is refused with 422.",
     operation_id="duplicate_group_list",
 )
 def group_list(request: HttpRequest, params: Query[GroupParams]) -> dict[str, Any]:
     user = request_user(request)
+    sort, columns = sort_columns(params.sort, GROUP_SORTS, DEFAULT_GROUP_SORT)
     rows, next_cursor = keyset_page(
         group_queryset(object_type=params.object_type, status=params.status, q=params.q),
-        sort="similarity",
-        columns=("-similarity", "-id"),
+        sort=sort,
+        columns=columns,
         limit=params.limit,
         cursor=params.cursor,
     )
@@ -248,7 +259,8 @@ def group_dismiss(request: HttpRequest, group_id: int) -> dict[str, Any]:
     response={201: MergeOut, **WRITE_ERRORS},
     summary="Merge records into a survivor",
     description="Re-links every child of the merged records to the survivor, keeps the chosen "
-    "values, soft-deletes the merged records and records the merge in the change log.",
+    "values (model and custom fields), soft-deletes the merged records and records the merge, "
+    "with the custom values chosen, in the change log.",
     operation_id="duplicate_merge",
 )
 def merge(request: HttpRequest, payload: MergeIn) -> Status[dict[str, Any]]:

@@ -11,6 +11,15 @@ from patron.data_exchange.choices import DuplicateGroupStatus
 from patron.data_exchange.duplicate_matching import duplicate_object
 from patron.data_exchange.models import DuplicateGroup, DuplicateGroupMember
 
+# Sort keys of the candidate groups, shared by the page, its CSV and the API; each ends with
+# the id so keyset pages never skip or repeat a group.
+GROUP_SORTS: dict[str, tuple[str, ...]] = {
+    "similarity": ("-similarity", "-id"),
+    "found": ("-found_at", "-id"),
+    "object": ("object_type", "-similarity", "-id"),
+}
+DEFAULT_GROUP_SORT = "similarity"
+
 
 def group_queryset(
     *, object_type: str = "", status: str = DuplicateGroupStatus.OPEN, q: str = ""

@@ -6,29 +6,35 @@ from __future__ import annotations
 import csv
 import io
 from typing import Any
+from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
+from patron.core.api import pagination
 from patron.core.exceptions import PatronError, RecordNotFound
 from patron.core.exports import safe_cell
 from patron.core.record_pages import record_detail_url
-from patron.core.views import principal
+from patron.core.views import keyset_page, principal
 from patron.data_exchange import duplicate_scan, duplicate_services, merge_services
 from patron.data_exchange.choices import DuplicateGroupStatus
 from patron.data_exchange.duplicate_matching import duplicate_object, duplicate_objects
-from patron.data_exchange.duplicate_selectors import group_queryset, with_members
+from patron.data_exchange.duplicate_selectors import (
+    DEFAULT_GROUP_SORT,
+    GROUP_SORTS,
+    group_queryset,
+    with_members,
+)
 from patron.data_exchange.models import DuplicateGroup, DuplicateRule, MergeRecord
 
 PAGE_SIZE = 50
-SORTS = {
-    "similarity": ("-similarity", "-id"),
-    "found": ("-found_at", "-id"),
-    "object": ("object_type", "-similarity", "-id"),
-}
+# The CSV walks the groups in keyset batches of this size, up to CSV_MAX_GROUPS.
+CSV_BATCH = 500
+CSV_MAX_GROUPS = 100_000
 
 
 def _params(request: HttpRequest) -> dict[str, str]:
@@ -38,31 +44,27 @@ def _params(request: HttpRequest) -> dict[str, str]:
     object_type = request.GET.get("object", "")
     if object_type and duplicate_object(object_type) is None:
         object_type = ""
-    sort = request.GET.get("sort", "similarity")
+    sort = request.GET.get("sort", DEFAULT_GROUP_SORT)
     return {
         "object": object_type,
         "status": status,
         "q": request.GET.get("q", "").strip()[:100],
-        "sort": sort if sort in SORTS else "similarity",
+        "sort": sort if sort in GROUP_SORTS else DEFAULT_GROUP_SORT,
     }
 
 
 @login_required
 def duplicate_list(request: HttpRequest) -> HttpResponse:
+    """Candidate groups, filtered and sorted, paged by keyset (next / previous)."""
     user = principal(request)
     params = _params(request)
-    queryset = group_queryset(
-        object_type=params["object"], status=params["status"], q=params["q"]
-    ).order_by(*SORTS[params["sort"]])
+    queryset = group_queryset(object_type=params["object"], status=params["status"], q=params["q"])
     if request.GET.get("format") == "csv":
-        return _csv(user, queryset)
-    try:
-        page = max(1, int(request.GET.get("page", "1")))
-    except ValueError:
-        page = 1
-    groups = list(queryset[(page - 1) * PAGE_SIZE : page * PAGE_SIZE + 1])
-    has_next = len(groups) > PAGE_SIZE
-    rows = with_members(user, groups[:PAGE_SIZE])
+        return _csv(user, queryset, params["sort"])
+    page = keyset_page(
+        queryset, GROUP_SORTS[params["sort"]], request.GET.get("cursor", ""), PAGE_SIZE
+    )
+    rows = with_members(user, page.rows)
     is_admin = bool(getattr(user, "is_admin", False))
     for row in rows:
         row["links"] = [
@@ -73,17 +75,18 @@ def duplicate_list(request: HttpRequest) -> HttpResponse:
             f"object={row['group'].object_type}&group={row['group'].pk}&ids="
             + ",".join(str(pk) for pk in row["ids"])
         )
+    query = urlencode({key: value for key, value in params.items() if value})
     return render(
         request,
         "data_exchange/duplicate_list.html",
         {
             "rows": rows,
+            "page": page,
             "params": params,
+            "csv_query": (query + "&" if query else "") + "format=csv",
             "objects": duplicate_objects(),
             "statuses": DuplicateGroupStatus.choices,
-            "sorts": list(SORTS),
-            "page_number": page,
-            "has_next": has_next,
+            "sorts": list(GROUP_SORTS),
             "is_admin": is_admin,
             "rules": DuplicateRule.objects.all() if is_admin else [],
             "merges": MergeRecord.objects.select_related("merged_by")[:10],
@@ -91,12 +94,15 @@ def duplicate_list(request: HttpRequest) -> HttpResponse:
     )
 
 
-def _csv(user: Any, queryset: Any) -> HttpResponse:
+def _csv(user: Any, queryset: QuerySet[DuplicateGroup], sort: str) -> HttpResponse:
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(["group", "object", "rule", "similarity", "matched", "status", "records"])
-    for start in range(0, 100_000, 500):
-        groups = list(queryset[start : start + 500])
+    cursor: str | None = None
+    for _batch in range(CSV_MAX_GROUPS // CSV_BATCH):
+        groups, cursor = pagination.keyset_page(
+            queryset, sort=sort, columns=GROUP_SORTS[sort], limit=CSV_BATCH, cursor=cursor
+        )
         for row in with_members(user, groups):
             group = row["group"]
             writer.writerow(
@@ -110,7 +116,7 @@ def _csv(user: Any, queryset: Any) -> HttpResponse:
                     safe_cell("; ".join(f"#{r.pk} {r}" for r in row["records"])),
                 ]
             )
-        if len(groups) < 500:
+        if cursor is None:
             break
     response = HttpResponse(buffer.getvalue(), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = 'attachment; filename="duplicates.csv"'
@@ -180,12 +186,12 @@ def duplicate_merge(request: HttpRequest) -> HttpResponse:
         messages.error(request, exc.detail)
         return redirect("data_exchange:duplicate_list")
     errors: dict[str, list[str]] = {}
+    choices: dict[str, str] = {
+        name.removeprefix("field_"): str(value)
+        for name, value in request.POST.items()
+        if name.startswith("field_")
+    }
     if request.method == "POST" and request.POST.get("confirm"):
-        choices = {
-            name.removeprefix("field_"): value
-            for name, value in request.POST.items()
-            if name.startswith("field_")
-        }
         try:
             merge = merge_services.merge_records(
                 user=user,
@@ -208,24 +214,28 @@ def duplicate_merge(request: HttpRequest) -> HttpResponse:
                 record_detail_url(spec.object_type, merge.survivor_id)
                 or "data_exchange:duplicate_list"
             )
-    defaults = merge_services.default_choices(spec, ordered)
+    merge_fields = merge_services.merge_fields(spec, user)
+    # After a refused merge the page keeps what the user picked; a change of survivor starts
+    # again from the defaults, which follow the survivor.
+    picked = merge_services.default_choices(merge_fields, ordered)
+    ids_shown = {r.pk for r in ordered}
+    for field in merge_fields:
+        value = choices.get(field.name, "") if errors else ""
+        if field.choosable and value.isdigit() and int(value) in ids_shown:
+            picked[field.name] = int(value)
     fields = []
-    for field in merge_services.mergeable_fields(spec):
-        values = [
-            {
-                "record": record,
-                "value": getattr(record, field.name),
-                "checked": defaults[field.name] == record.pk,
-            }
-            for record in ordered
-        ]
-        display = [v["value"] for v in values]
+    for field in merge_fields:
+        stored = [field.value(record) for record in ordered]
         fields.append(
             {
                 "name": field.name,
-                "label": str(field.verbose_name).capitalize(),
-                "values": values,
-                "differs": len({str(v) for v in display}) > 1,
+                "label": field.label,
+                "choosable": field.choosable,
+                "values": [
+                    {"record": record, "checked": picked[field.name] == record.pk}
+                    for record in ordered
+                ],
+                "differs": any(value != stored[0] for value in stored),
                 "errors": errors.get(field.name, []),
             }
         )

@@ -14,6 +14,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_POST
 
@@ -29,6 +30,11 @@ from patron.data_exchange.import_filters import (
     IMPORT_SORTS,
     ImportRunFilter,
     object_type_choices,
+)
+from patron.data_exchange.import_mapping_filters import (
+    DEFAULT_MAPPING_SORT,
+    MAPPING_SORTS,
+    ImportMappingFilter,
 )
 from patron.data_exchange.import_reading import max_upload_bytes
 from patron.data_exchange.import_services import (
@@ -335,14 +341,18 @@ def _mapping_for(user: Any, pk: int) -> ImportMapping:
 def _mappings_page(
     request: HttpRequest, *, failed: dict[int, tuple[str, str]] | None = None, status: int = 200
 ) -> HttpResponse:
-    """The list; ``failed`` is {mapping id: (name typed, why the rename failed)}."""
+    """The list, filtered by object type, sorted and paged by keyset; ``failed`` is
+    {mapping id: (name typed, why the rename failed)}. Rename and delete post to a URL that
+    carries the list's query, so a refused rename shows the same page again."""
     user = request.user
     labels = dict(_importable(user))
-    mappings = (
-        ImportMapping.objects.filter(object_type__in=labels)
-        .select_related("created_by")
-        .order_by("object_type", "name")[:500]
-    )
+    base = ImportMapping.objects.filter(object_type__in=labels).select_related("created_by")
+    filterset = ImportMappingFilter(request.GET, queryset=base, object_types=list(labels.items()))
+    mappings = filterset.qs if filterset.is_valid() else base.none()
+    sort = request.GET.get("sort", DEFAULT_MAPPING_SORT)
+    if sort not in MAPPING_SORTS:
+        sort = DEFAULT_MAPPING_SORT
+    page = keyset_page(mappings, MAPPING_SORTS[sort], request.GET.get("cursor", ""), PAGE_SIZE)
     rows = [
         MappingRow(
             mapping=mapping,
@@ -351,9 +361,22 @@ def _mappings_page(
             new_name=(failed or {}).get(mapping.pk, (mapping.name, ""))[0],
             error=(failed or {}).get(mapping.pk, ("", ""))[1],
         )
-        for mapping in mappings
+        for mapping in page.rows
     ]
-    return render(request, "data_exchange/import_mappings.html", {"rows": rows}, status=status)
+    context = {
+        "rows": rows,
+        "page": page,
+        "filterset": filterset,
+        "sort": sort,
+        "page_query": request.GET.urlencode(),
+    }
+    return render(request, "data_exchange/import_mappings.html", context, status=status)
+
+
+def _back_to_mappings(request: HttpRequest) -> HttpResponse:
+    """The list again, on the page and with the filters the user acted from."""
+    query = request.GET.urlencode()
+    return redirect(reverse("data_exchange:import_mappings") + (f"?{query}" if query else ""))
 
 
 @login_required
@@ -385,7 +408,7 @@ def import_mapping_rename(request: HttpRequest, pk: int) -> HttpResponse:
         detail = " ".join(m for found in exc.errors.values() for m in found) or exc.detail
         return _mappings_page(request, failed={pk: (name, detail)}, status=422)
     messages.success(request, f"Mapping renamed to “{mapping.name}”.")
-    return redirect("data_exchange:import_mappings")
+    return _back_to_mappings(request)
 
 
 @login_required
@@ -399,4 +422,4 @@ def import_mapping_remove(request: HttpRequest, pk: int) -> HttpResponse:
     messages.success(
         request, f"Mapping “{name}” deleted; imports that used it keep their columns."
     )
-    return redirect("data_exchange:import_mappings")
+    return _back_to_mappings(request)

@@ -7,12 +7,17 @@ territory and routing assignments) is pointed at the survivor. A child that woul
 the survivor already has (same activity link twice) is dropped; a second "primary" child
 becomes non-primary. The merged-away records are soft-deleted, keep their own change log, and
 a MergeRecord holds their snapshots, the chosen values and what was re-linked; the survivor's
-change log gets a "merge" entry that names them.
+change log gets a "merge" entry that names them and the custom-field values chosen.
+
+The user chooses per field (model fields and custom fields, ``custom.<key>``) whose value the
+survivor keeps. Sensitive fields hidden from the user are neither shown nor choosable, and ones
+they may only read cannot be chosen: the survivor keeps its own value of both.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from django.apps import apps
@@ -22,15 +27,35 @@ from django.db.models.fields.related import ForeignObjectRel
 from django.utils import timezone
 
 from patron.core import events, records
-from patron.core.choices import Action, Via
+from patron.core.choices import Action, FieldAccess, Via
+from patron.core.custom_fields import definitions_for
 from patron.core.exceptions import PermissionDenied, RecordNotFound, ValidationFailed
 from patron.core.models import BusinessRecord, ChangeLogEntry, SearchEntry
+from patron.core.visibility import sensitive_field_access
 from patron.data_exchange.choices import DuplicateGroupStatus
 from patron.data_exchange.duplicate_matching import DuplicateObject, duplicate_object
 from patron.data_exchange.models import DuplicateGroup, MergeRecord
 
 # Generic links that stay with the record they describe (history, search index, this app).
 _GENERIC_SKIP = frozenset({ChangeLogEntry, SearchEntry})
+
+
+@dataclass(frozen=True)
+class MergeField:
+    """One row of a merge: a model field, or a custom field named ``custom.<key>``."""
+
+    name: str
+    label: str
+    # False when the user may read the field but not change it: the survivor keeps its value.
+    choosable: bool
+    attname: str = ""
+    custom_key: str = ""
+
+    def value(self, record: Any) -> Any:
+        """The stored value (a foreign key as its id; a custom value in JSON form)."""
+        if self.custom_key:
+            return (record.custom or {}).get(self.custom_key)
+        return getattr(record, self.attname)
 
 
 def mergeable_fields(spec: DuplicateObject) -> list[models.Field[Any, Any]]:
@@ -44,21 +69,86 @@ def mergeable_fields(spec: DuplicateObject) -> list[models.Field[Any, Any]]:
     ]
 
 
+def merge_fields(spec: DuplicateObject, user: Any) -> list[MergeField]:
+    """The rows ``user`` sees in a merge: the model's mergeable fields, then the active custom
+    fields. Sensitive fields hidden from the user are left out, so the survivor keeps them."""
+    access = sensitive_field_access(user, spec.model)
+    rows = []
+    for field in mergeable_fields(spec):
+        level = access.get(field.name, FieldAccess.EDIT)
+        if level != FieldAccess.HIDDEN:
+            rows.append(
+                MergeField(
+                    name=field.name,
+                    label=str(field.verbose_name).capitalize(),
+                    choosable=level == FieldAccess.EDIT,
+                    attname=field.attname,
+                )
+            )
+    for definition in definitions_for(spec.object_type):
+        name = f"custom.{definition.key}"
+        level = access.get(name, FieldAccess.EDIT)
+        if level != FieldAccess.HIDDEN:
+            rows.append(
+                MergeField(
+                    name=name,
+                    label=definition.label,
+                    choosable=level == FieldAccess.EDIT,
+                    custom_key=definition.key,
+                )
+            )
+    return rows
+
+
 def _empty(value: Any) -> bool:
     return value in (None, "", [], {})
 
 
-def default_choices(spec: DuplicateObject, ordered: Sequence[Any]) -> dict[str, int]:
-    """Per field: the survivor's (first record's) value unless empty, else the first filled."""
+def default_choices(fields: Sequence[MergeField], ordered: Sequence[Any]) -> dict[str, int]:
+    """Per field: the survivor's (first record's) value unless empty, else the first filled;
+    always the survivor's for a field the user may not change."""
     choices: dict[str, int] = {}
-    for field in mergeable_fields(spec):
+    for field in fields:
         chosen = ordered[0].pk
-        for record in ordered:
-            if not _empty(getattr(record, field.attname)):
-                chosen = record.pk
-                break
+        if field.choosable:
+            for record in ordered:
+                if not _empty(field.value(record)):
+                    chosen = record.pk
+                    break
         choices[field.name] = chosen
     return choices
+
+
+def _checked_choices(
+    spec: DuplicateObject,
+    fields: dict[str, MergeField],
+    field_choices: dict[str, Any],
+    record_ids: Sequence[int],
+) -> tuple[dict[str, int], dict[str, list[str]]]:
+    """The valid choices of ``field_choices`` and an error per invalid one."""
+    chosen: dict[str, int] = {}
+    errors: dict[str, list[str]] = {}
+    for name, raw in field_choices.items():
+        field = fields.get(name)
+        if field is None and name.startswith("custom."):
+            # A hidden sensitive custom field is answered like one that does not exist.
+            errors[name] = [f"{spec.label} have no custom field {name[7:]!r}."]
+            continue
+        if field is None:
+            errors[name] = ["This field cannot be chosen in a merge."]
+            continue
+        if not field.choosable:
+            errors[name] = ["You may not change this field; the survivor keeps its value."]
+            continue
+        try:
+            record_id = int(raw)
+        except (TypeError, ValueError):
+            record_id = -1
+        if record_id not in record_ids:
+            errors[name] = [f"Choose one of the merged records: {', '.join(map(str, record_ids))}."]
+            continue
+        chosen[name] = record_id
+    return chosen, errors
 
 
 def load_for_merge(
@@ -195,8 +285,9 @@ def merge_records(
     group: DuplicateGroup | None = None,
     via: str = Via.UI,
 ) -> MergeRecord:
-    """Merge ``merged_ids`` into ``survivor_id``; ``field_choices`` says, per field, whose
-    value the survivor keeps (defaults: its own unless empty)."""
+    """Merge ``merged_ids`` into ``survivor_id``; ``field_choices`` says, per field (a model
+    field or ``custom.<key>``), whose value the survivor keeps (defaults: its own unless
+    empty). A field hidden from ``user`` or unknown is refused with ValidationFailed."""
     spec, ordered = load_for_merge(
         user=user, object_type=object_type, ids=[survivor_id, *merged_ids], lock=True
     )
@@ -205,29 +296,36 @@ def merge_records(
     for record in ordered:
         records.check_write_guards(record)
     by_id = {r.pk: r for r in ordered}
-    allowed_fields = {f.name: f for f in mergeable_fields(spec)}
-    choices = default_choices(spec, ordered)
-    errors: dict[str, list[str]] = {}
-    for name, chosen in (field_choices or {}).items():
-        if name not in allowed_fields:
-            errors[name] = ["This field cannot be chosen in a merge."]
-            continue
-        try:
-            chosen_id = int(chosen)
-        except (TypeError, ValueError):
-            chosen_id = -1
-        if chosen_id not in by_id:
-            errors[name] = [f"Choose one of the merged records: {', '.join(map(str, by_id))}."]
-            continue
-        choices[name] = chosen_id
+    fields = {f.name: f for f in merge_fields(spec, user)}
+    chosen, errors = _checked_choices(spec, fields, field_choices or {}, list(by_id))
     if errors:
         raise ValidationFailed(
             "Some field choices are not valid: " + ", ".join(sorted(errors)) + ".", errors=errors
         )
+    choices = {**default_choices(list(fields.values()), ordered), **chosen}
     snapshots = {str(r.pk): records.snapshot(r) for r in merged}
     changes: dict[str, Any] = {
-        name: getattr(by_id[pk], name) for name, pk in choices.items() if pk != survivor.pk
+        name: getattr(by_id[pk], name)
+        for name, pk in choices.items()
+        if pk != survivor.pk and not fields[name].custom_key
     }
+    custom_before = dict(survivor.custom or {})
+    custom_after = dict(custom_before)
+    custom_log: dict[str, list[Any]] = {}
+    for name, field in fields.items():
+        if not field.custom_key:
+            continue
+        kept = field.value(by_id[choices[name]])
+        if _empty(kept):
+            custom_after.pop(field.custom_key, None)
+        else:
+            custom_after[field.custom_key] = kept
+        # The merge entry names every custom value chosen among differing ones.
+        values = [field.value(r) for r in ordered]
+        if any(value != values[0] for value in values):
+            custom_log[name] = [custom_before.get(field.custom_key), kept]
+    if custom_after != custom_before:
+        changes["custom"] = custom_after
     relinked = relink_children(type(survivor), survivor, merged_pks)
     model = type(survivor)
     # A self-reference (an account's parent) that now points at the survivor is cleared.
@@ -260,7 +358,7 @@ def merge_records(
         actor=user,
         via=via,
         action="merge",
-        changes={"merged": [names, f"merge #{merge.pk}"]},
+        changes={"merged": [names, f"merge #{merge.pk}"], **custom_log},
     )
     for record in merged:
         records.log_change(

@@ -3,6 +3,8 @@ uses them, only the owner or an administrator changes or deletes them (pages and
 
 from __future__ import annotations
 
+import re
+from html import unescape
 from typing import Any
 
 import pytest
@@ -11,6 +13,7 @@ from django.test import TestCase
 
 from patron.core.exceptions import PermissionDenied
 from patron.core.testing import assert_max_queries, grant
+from patron.data_exchange import import_views
 from patron.data_exchange.import_services import import_mapping_save, import_upload
 from patron.data_exchange.models import ImportMapping, ImportRun
 from patron.users.models import User
@@ -136,7 +139,8 @@ class MappingOwnershipTests(TestCase):
             user=self.other, object_type="contacts.contact", name="Bob's", columns=COLUMNS
         )
         self.client.force_login(self.other)
-        with assert_max_queries(7):
+        # Eight: one of them counts the mappings (capped) for the list's footer.
+        with assert_max_queries(8):
             page = self.client.get("/data/imports/mappings/")
         html = page.content.decode()
         assert page.status_code == 200
@@ -202,3 +206,86 @@ class MappingOwnershipTests(TestCase):
         self.mapping.refresh_from_db()
         assert self.mapping.columns == COLUMNS
         assert ImportRun.objects.get(pk=run.pk).status == "uploaded"
+
+
+def _names(html: str) -> list[str]:
+    cells = re.findall(r'<th scope="row" class="break-all">([^<]*)</th>', html)
+    return [unescape(cell) for cell in cells]
+
+
+def _href(html: str, rel: str) -> str:
+    found = re.findall(rf'href="([^"]+)" rel="{rel}"', html)
+    return unescape(found[0]) if found else ""
+
+
+class MappingListTests(TestCase):
+    """The saved-mappings page: keyset pages, a filter by object type, sorted by name."""
+
+    user: Any
+    names: list[str]
+
+    @classmethod
+    def setUpTestData(cls) -> None:
+        role = role_create(name="Importer")
+        grant(role, "contacts.contact", "read", "import")
+        grant(role, "leads.lead", "read", "import")
+        cls.user = User.objects.create_user(
+            "ann@example.com", "pw", role=role, full_name="Ann Lee"
+        )
+        count = import_views.PAGE_SIZE + 5
+        cls.names = [f"Contacts {i:02d}" for i in range(count)]
+        ImportMapping.objects.bulk_create(
+            [
+                ImportMapping(object_type="contacts.contact", name=name, created_by=cls.user)
+                for name in reversed(cls.names)
+            ]
+            + [ImportMapping(object_type="leads.lead", name="Leads", created_by=cls.user)]
+            # An object type the user may not import is never listed.
+            + [ImportMapping(object_type="orders.product", name="Products")]
+        )
+
+    def setUp(self) -> None:
+        self.client.force_login(self.user)
+        # The first request after logging in also saves the session; count from the second.
+        self.client.get("/data/imports/mappings/?object_type=leads.lead")
+
+    def test_mappings_page_pages_by_keyset_sorted_by_name_with_constant_queries(self) -> None:
+        url = "/data/imports/mappings/?object_type=contacts.contact"
+        with self.assertNumQueries(5):
+            first = self.client.get(url).content.decode()
+        assert _names(first) == self.names[: import_views.PAGE_SIZE]
+        assert "More than" not in first
+        assert f"{len(self.names)} mappings" in first
+        next_url = _href(first, "next")
+        assert "object_type=contacts.contact" in next_url
+        assert "cursor=" in next_url
+        with self.assertNumQueries(5):
+            second = self.client.get("/data/imports/mappings/" + next_url).content.decode()
+        assert _names(second) == self.names[import_views.PAGE_SIZE :]
+        assert _href(second, "next") == ""
+        back = self.client.get("/data/imports/mappings/" + _href(second, "prev")).content.decode()
+        assert _names(back) == self.names[: import_views.PAGE_SIZE]
+
+    def test_mappings_page_filters_by_object_type_and_sorts_by_name_descending(self) -> None:
+        leads = self.client.get("/data/imports/mappings/?object_type=leads.lead").content.decode()
+        assert _names(leads) == ["Leads"]
+        products = self.client.get("/data/imports/mappings/?object_type=orders.product")
+        assert _names(products.content.decode()) == []
+        assert "No mappings match" in products.content.decode()
+        newest = self.client.get("/data/imports/mappings/?sort=-name").content.decode()
+        assert _names(newest)[:2] == ["Leads", self.names[-1]]
+        assert "Products" not in newest
+
+    def test_refused_rename_shows_the_same_page_and_success_returns_to_it(self) -> None:
+        first = self.client.get("/data/imports/mappings/").content.decode()
+        query = _href(first, "next").lstrip("?")
+        mapping = ImportMapping.objects.get(name=self.names[-1])
+        rename = f"/data/imports/mappings/{mapping.pk}/rename/?{query}"
+        taken = self.client.post(rename, {"name": self.names[0]})
+        assert taken.status_code == 422
+        assert f'id="rename-{mapping.pk}" name="name" value="{self.names[0]}"' in (
+            taken.content.decode()
+        )
+        renamed = self.client.post(rename, {"name": "Contacts zz"})
+        assert renamed.status_code == 302
+        assert renamed["Location"] == f"/data/imports/mappings/?{query}"
