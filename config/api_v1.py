@@ -22,6 +22,7 @@ from patron.core.api.auth import SessionAuth
 from patron.core.api.base import PatronAPI
 from patron.core.api.notifications import router as notifications_router
 from patron.core.api.timeline import router as timeline_router
+from patron.core.export_api import router as exports_router
 from patron.core.search_api import router as search_router
 from patron.data_exchange.api import router as data_exchange_router
 from patron.leads.api import router as leads_router
@@ -84,3 +85,4 @@ api.add_router("/", webhooks_router, auth=api_auth("automation"))
 # Public: an inbound webhook's secret URL token is its authentication.
 api.add_router("/", inbound_hooks_router, auth=None)
 api.add_router("/", data_exchange_router, auth=api_auth("data"))
+api.add_router("/", exports_router, auth=api_auth("data"))

@@ -79,6 +79,11 @@ def export_spec(object_type: str) -> ExportSpec | None:
     return _SPECS.get(object_type)
 
 
+def exportable_types() -> list[str]:
+    """The object types with a registered export, sorted (to name them in errors)."""
+    return sorted(_SPECS)
+
+
 def record_export(
     user: Any, *, object_type: str, query: str, file_format: str, **detail: Any
 ) -> SecurityEvent:

@@ -214,6 +214,18 @@ def filtered(
     Unknown parameters are refused so a misspelt filter cannot silently return everything.
     """
     params = {k: v for k, v in request.GET.items() if k not in LIST_PARAMETERS}
+    return filter_rows(params, queryset, filterset_class, user=request_user(request))
+
+
+def filter_rows(
+    params: Mapping[str, Any],
+    queryset: QuerySet[M],
+    filterset_class: type[django_filters.FilterSet],
+    *,
+    user: Any,
+) -> QuerySet[M]:
+    """``queryset`` narrowed by the filters ``params`` name, validated as ``filtered`` does
+    (for filters that arrive other than as query parameters, e.g. an export's body)."""
     known = set(filterset_class.base_filters)
     unknown = sorted(set(params) - known)
     if unknown:
@@ -224,9 +236,7 @@ def filtered(
                 for name in unknown
             },
         )
-    filterset = filterset_class(
-        data=params, queryset=queryset, request=FilterContext(user=request_user(request))
-    )
+    filterset = filterset_class(data=params, queryset=queryset, request=FilterContext(user=user))
     refuse_huge_numbers(filterset)
     if not filterset.is_valid():
         errors = {

@@ -167,6 +167,7 @@ ID_SOURCES: dict[str, str] = {
     "calendar/reminders/*": "activity",
     # core
     "ui/jobs/*": "export_job",
+    "exports/*": "export_job",
     "ui/pick/*": "pick_types",
     "ui/share/*": "record_types",
     "ui/share/*:share_pk": "account_share",
