@@ -3,6 +3,9 @@ resolver and the Ninja API, is asked for the records of one user (``owner``) by 
 another branch of the role hierarchy, by a user whose role has no object permissions, by an
 inactive user and by an anonymous client. None of them may get the records' marker text.
 
+API operations are asked with the peer's and the no-access user's bearer tokens (every scope)
+as well as with their sessions.
+
 The walk is data-driven: a URL added later is covered without editing this file, and the test
 fails when a URL names an id that ``ID_SOURCES`` cannot fill (add the record to ``_build_world``
 and its route context to ``ID_SOURCES``), unless the URL is in the short ``TOKEN_ROUTES``
@@ -36,6 +39,7 @@ from patron.core.choices import OrgWideAccess
 from patron.core.models import BusinessRecord, Notification, SavedView
 from patron.core.pickers import get_picker
 from patron.core.testing import grant, set_org_default
+from patron.users.services import token_create, valid_scopes
 from patron.users.tests.factories import UserFactory, make_role
 
 pytestmark = [pytest.mark.django_db, pytest.mark.sweep]
@@ -523,7 +527,6 @@ def _build_platform(world: dict[str, Any], owner: Any, admin: Any, contact: Any)
     )
     from patron.territories.services import ASSIGN_JOB_KIND
     from patron.users.models import Team
-    from patron.users.services import token_create
 
     world["team"] = Team.objects.create(name="Matrix team").pk
     world["custom_field"] = CustomFieldDefinition.objects.create(
@@ -691,6 +694,15 @@ def world(django_db_setup: Any, django_db_blocker: Any) -> Iterator[dict[str, An
             client.force_login(user)
             built["clients"][name] = client
         built["clients"]["anonymous"] = Client(raise_request_exception=False)
+        for name in ("peer", "no_access"):
+            # The API also answers bearer tokens, which skip the session's middleware; a
+            # token with every scope must not reach further than its user's session.
+            _, secret = token_create(
+                user=built["users"][name], name=f"matrix {name}", scopes=sorted(valid_scopes())
+            )
+            built["clients"][f"{name}_token"] = Client(
+                raise_request_exception=False, HTTP_AUTHORIZATION=f"Bearer {secret}"
+            )
         built["export_job"] = _export(built["clients"]["owner"], built["users"]["owner"])
         yield built
         transaction.set_rollback(True)
@@ -763,6 +775,14 @@ UI_ROUTES = ui_routes()
 API_ROUTES = api_routes()
 
 
+def test_the_token_holders_are_signed_in_as_their_users(world):
+    """Else every token request would be a 401, and the token rows of the walk test nothing."""
+    for name in ("peer", "no_access"):
+        me = world["clients"][f"{name}_token"].get("/api/v1/users/me")
+        assert me.status_code == 200
+        assert me.json()["email"] == world["users"][name].email
+
+
 def test_every_id_in_every_route_can_be_given_a_record(world):
     unfilled = []
     for route in UI_ROUTES + API_ROUTES:
@@ -776,6 +796,8 @@ def test_every_id_in_every_route_can_be_given_a_record(world):
 # Rows a refused request may add: the security log records refusals, idempotency keys any write.
 FINGERPRINT_IGNORES = {"core.securityevent", "core.idempotencyrecord"}
 DENIED = ("peer", "no_access", "inactive", "anonymous")
+# API operations are also asked with these users' bearer tokens.
+TOKEN_HOLDERS = ("peer_token", "no_access_token")
 ENDS_WITH_ID = re.compile(r"(<int:\w+>/?|{int:\w+})$")
 
 
@@ -815,10 +837,10 @@ def _check(route: Route, world: dict[str, Any]) -> None:
                 mine = clients["owner"].get(url)
                 if mine.status_code == 404 or mine.status_code >= 500:
                     failures.append(f"owner GET {url}: {mine.status_code} for their own record")
-            for who in DENIED:
+            for who in DENIED + (TOKEN_HOLDERS if route.is_api else ()):
                 # Lists, searches, reports and related lists are also asked with filters
                 # naming the owner's records; a single record's page has none to ask.
-                filtered = who == "peer" and not ENDS_WITH_ID.search(route.route)
+                filtered = who.startswith("peer") and not ENDS_WITH_ID.search(route.route)
                 queries = ["", _filters(world)] if filtered else [""]
                 for query in queries:
                     response = clients[who].get(url + query)
@@ -830,7 +852,7 @@ def _check(route: Route, world: dict[str, Any]) -> None:
         before = _fingerprint() if route.kwargs else None
         # An inactive user's session signs no one in, as the GETs above showed; skipping
         # their writes keeps the walk fast.
-        for who in ("peer", "no_access", "anonymous"):
+        for who in ("peer", "no_access", "anonymous") + (TOKEN_HOLDERS if route.is_api else ()):
             response = _request(clients[who], write_method, url)
             failures.append(_problem(who, write_method, url, response, write=bool(route.kwargs)))
             failures.append(_refusal(route, who, write_method, url, response, admin_only))
@@ -848,7 +870,7 @@ def _refusal(
 ) -> str:
     """The expected refusal: 403 on admin pages, 401 or the login page when signed out."""
     status = response.status_code
-    if who in ("peer", "no_access"):
+    if who in ("peer", "no_access", *TOKEN_HOLDERS):
         if admin_only and status != 403:
             return f"{who} {method} {url}: {status} on an admin page, not 403"
         return ""
