@@ -681,7 +681,11 @@ class RecordPages:
     def export(self, request: HttpRequest) -> HttpResponse:
         ui, user = self.ui, _user(request)
         _require(user, ui, Action.EXPORT)
-        query = list_query(QueryDict(request.POST.get("query", "")))
+        state = QueryDict(request.POST.get("query", ""), mutable=True)
+        if not state.get("sort"):
+            # The file is in the order the list showed, which without a sort is the list's own.
+            state["sort"] = ui.default_sort
+        query = list_query(state)
         params = {"object": ui.object_type, "query": query}
         file_format = request.POST.get("format", "csv")
         if file_format not in EXPORT_FORMATS:
