@@ -16,8 +16,9 @@ earlier row, in another case, so the upsert merges them), then measures:
   match by email, bulk writes, change log, search entries, ImportRow per row, progress), as
   an administrator, mode upsert, match key email;
 
-reporting rows per second, the ratio to COPY, the peak resident memory of this process (the
-worker; VmHWM) and how it grew during the import.
+reporting rows per second, the ratio to COPY, the worker's CPU time (its Python per row, apart
+from time waiting on the database, which other load on the machine moves), the peak resident
+memory of this process (the worker; VmHWM) and how it grew during the import.
 """
 
 from __future__ import annotations
@@ -260,8 +261,10 @@ def run(rows: int, batch: int, tmp: Path) -> None:
             )
 
     started = time.perf_counter()
+    cpu_started = time.process_time()
     import_execute(upload.job_id, batch_size=batch, on_progress=progress)
     seconds = time.perf_counter() - started
+    cpu_seconds = time.process_time() - cpu_started
     result = ImportRun.objects.get(pk=upload.pk)
     contacts = Contact.objects.count()
     print()
@@ -279,6 +282,11 @@ def run(rows: int, batch: int, tmp: Path) -> None:
             f"{rows / floor_seconds:,.0f} rows/s, {copy_seconds / floor_seconds:.3f}x of COPY |"
         )
     print(f"| import (upsert by email) | {seconds:.1f} s, {rows / seconds:,.0f} rows/s |")
+    # The worker's own CPU time: the Python per row, apart from waiting on a shared database.
+    print(
+        f"| worker CPU during the import | {cpu_seconds:.1f} s ({cpu_seconds / seconds:.0%} of "
+        f"the time), {rows / cpu_seconds:,.0f} rows per CPU second |"
+    )
     if floor_seconds is not None:
         print(f"| import / set-based floor | {floor_seconds / seconds:.3f}x |")
     if copy_seconds is not None:

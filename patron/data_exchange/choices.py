@@ -23,6 +23,8 @@ class RowOutcome(models.TextChoices):
     UPDATED = "updated", "Updated"
     SKIPPED = "skipped", "Skipped"
     FAILED = "failed", "Failed"
+    # Waiting for a record further down the file (a parent account); retried at the end.
+    DEFERRED = "deferred", "Waiting for a later row"
 
 
 class DuplicateAction(models.TextChoices):

@@ -8,6 +8,11 @@ redelivered task resumes after ``rows_done``, so no row is imported twice and no
 Within a batch the rows are validated first (conversion, related records, match key,
 duplicates); the valid ones are written with bulk statements in a savepoint, and if that fails
 each row is written in its own savepoint so one bad row never stops the others.
+
+A row naming a record of the imported type that is not there yet (an account's parent further
+down the file) waits: its ImportRow is written with the outcome "deferred" in its batch, and
+after the last batch the waiting rows are read again from the file and imported (see
+``_retry_deferred``); only those still unmatched then fail.
 """
 
 from __future__ import annotations
@@ -22,7 +27,8 @@ from typing import Any
 
 from django.core.files.base import File
 from django.db import IntegrityError, models, transaction
-from django.db.models import F
+from django.db.models import F, Value
+from django.db.models.functions import Concat
 from django.utils import timezone
 
 from patron.core.choices import Action, JobStatus, Via
@@ -31,6 +37,7 @@ from patron.core.importing import (
     RELATED,
     BatchWriter,
     ImportSpec,
+    Unmatched,
     WriteResult,
     convert,
     describe_error,
@@ -39,6 +46,7 @@ from patron.core.importing import (
     insert_rows,
     normalise_key,
     resolve_related,
+    resolver,
     soft_delete_many,
     suggest_mapping,
 )
@@ -63,6 +71,9 @@ IMPORT_TASK = "data_exchange.import_run"
 REVERT_KIND = "data_exchange.import_revert"
 REVERT_TASK = "data_exchange.import_revert"
 ERROR_COLUMN = "Import error"
+LATER_ROW_HINT = "If it is further down the file, this row is imported after it."
+# Appended to the reason of a row still waiting when no retry finds anything more.
+STILL_MISSING = " It is not further down the file either."
 IMPORT_ROW_FIELDS = (
     "run_id",
     "row_number",
@@ -418,6 +429,8 @@ class PreparedRow:
     existing: models.Model | None = None
     note: str = ""
     merged_into: int | None = None  # index of the row this one was merged into
+    # Related records of the imported type that are not there (yet): see ``prepare_rows``.
+    missing: list[str] = field(default_factory=list)
 
     @property
     def error(self) -> str:
@@ -438,8 +451,15 @@ def prepare_rows(
     user: Any,
     allow_duplicates: bool = False,
     lock: bool = False,
+    defer: bool = False,
 ) -> list[PreparedRow]:
-    """Convert, resolve, match and check rows for writing; reads only, never writes."""
+    """Convert, resolve, match and check rows for writing; reads only, never writes.
+
+    A row naming a record of the imported type that does not exist (an account's parent)
+    may name a row further down the file: with ``defer`` such a row, if nothing else is
+    wrong with it, gets the action "defer" (the run retries it after the rest of the file);
+    without, it fails and its error says so.
+    """
     spec = _spec(run.object_type)
     fields = spec.field_map()
     columns = {h: n for h, n in run.columns.items() if n in fields}
@@ -483,15 +503,24 @@ def prepare_rows(
         if not texts:
             continue
         answers = resolve_related(f.resolver, texts, user=user)
+        same_type = resolver(f.resolver).model is spec.model
         for r in prepared:
             text = r.values.get(name)
             if not text:
                 continue
             answer = answers.get(str(text))
-            if isinstance(answer, str) or answer is None:
+            if same_type and isinstance(answer, Unmatched):
+                r.missing.append(f"{f.label}: {answer}")
+            elif isinstance(answer, str) or answer is None:
                 r.errors.append(f"{f.label}: {answer}")
             else:
                 r.values[name] = answer
+    hint = "" if defer else f" {LATER_ROW_HINT}"
+    for r in prepared:
+        if r.missing and defer and not r.errors:
+            # The reason goes to ``errors`` too, so the checks below pass the row by.
+            r.action = "defer"
+        r.errors.extend(f"{m}{hint}" for m in r.missing)
     # Existing records by match key.
     key = spec.match_key_map().get(run.match_key) if run.match_key else None
     keyed: dict[Any, int] = {}
@@ -595,7 +624,7 @@ def prepare_rows(
     for r in prepared:
         r.values.pop("_empty", None)
         r.values.pop("_defaulted", None)
-        if r.errors and r.action not in ("skip",):
+        if r.errors and r.action not in ("skip", "defer"):
             r.action = "fail"
     _check_duplicates(spec, prepared, allow_duplicates=allow_duplicates)
     return prepared
@@ -770,13 +799,7 @@ def _run(job: Job, *, batch_size: int, on_progress: Progress | None = None) -> d
         with transaction.atomic():
             counts = _import_batch(run, batch, user=user, allow_duplicates=allow)
             run.rows_done = batch[-1][0] - 1
-            ImportRun.objects.filter(pk=run.pk).update(
-                rows_done=run.rows_done,
-                created_count=F("created_count") + counts[RowOutcome.CREATED],
-                updated_count=F("updated_count") + counts[RowOutcome.UPDATED],
-                skipped_count=F("skipped_count") + counts[RowOutcome.SKIPPED],
-                failed_count=F("failed_count") + counts[RowOutcome.FAILED],
-            )
+            _add_counts(run, counts, rows_done=run.rows_done)
         job_progress(
             job,
             done=run.rows_done,
@@ -784,11 +807,86 @@ def _run(job: Job, *, batch_size: int, on_progress: Progress | None = None) -> d
         )
         if on_progress is not None:
             on_progress(run.rows_done, run.total_rows or 0)
+    _retry_deferred(run, job, user=user, allow_duplicates=allow, batch_size=batch_size)
     run.refresh_from_db()
     run.status = ImportStatus.DONE
     run.finished_at = timezone.now()
     run.save(update_fields=["status", "finished_at"])
     return _summary(run)
+
+
+def _add_counts(run: ImportRun, counts: Mapping[str, int], **extra: Any) -> None:
+    ImportRun.objects.filter(pk=run.pk).update(
+        created_count=F("created_count") + counts[RowOutcome.CREATED],
+        updated_count=F("updated_count") + counts[RowOutcome.UPDATED],
+        skipped_count=F("skipped_count") + counts[RowOutcome.SKIPPED],
+        failed_count=F("failed_count") + counts[RowOutcome.FAILED],
+        **extra,
+    )
+
+
+def _retry_deferred(
+    run: ImportRun, job: Job, *, user: Any, allow_duplicates: bool, batch_size: int
+) -> None:
+    """Rows put off because the record they name (a parent account) was not there yet.
+
+    Each pass reads the file once more and imports the waiting rows in batches, as the
+    first pass did (a batch is one transaction, so a killed worker resumes here with the
+    rows still waiting). A pass finds what the passes before created, so a chain (A's
+    parent B, B's parent C, both further down) takes one pass per level. When a pass
+    settles none of them, the rows still waiting fail with their reason.
+    """
+    waiting = ImportRow.objects.filter(run=run, outcome=RowOutcome.DEFERRED)
+    while count := waiting.count():
+        job_progress(
+            job,
+            done=run.rows_done,
+            message=f"Importing {count:,} rows whose related record is further down the file…",
+        )
+        settled = 0
+        for batch in _waiting_batches(run, waiting, batch_size):
+            with transaction.atomic():
+                counts = _import_batch(
+                    run, batch, user=user, allow_duplicates=allow_duplicates, retry=True
+                )
+                _add_counts(run, counts)
+            settled += len(batch) - counts[RowOutcome.DEFERRED]
+        if not settled:
+            break
+    with transaction.atomic():
+        failed = waiting.update(
+            outcome=RowOutcome.FAILED, error=Concat(F("error"), Value(STILL_MISSING))
+        )
+        if failed:
+            ImportRun.objects.filter(pk=run.pk).update(failed_count=F("failed_count") + failed)
+
+
+def _waiting_batches(
+    run: ImportRun, waiting: models.QuerySet[ImportRow], size: int
+) -> Iterator[list[tuple[int, list[Any]]]]:
+    """The waiting rows in file order, ``size`` at a time, from one more read of the file.
+
+    Only row numbers are held, a batch at a time. A batch is handled (and its rows leave the
+    waiting state or stay) before the next is looked up, after the last row number seen.
+    """
+    rows = iter_rows(_file_path(run), _info(run))
+    last = 0
+    while numbers := list(
+        waiting.filter(row_number__gt=last)
+        .order_by("row_number")
+        .values_list("row_number", flat=True)[:size]
+    ):
+        last = numbers[-1]
+        wanted = set(numbers)
+        batch = []
+        for number, cells in rows:
+            if number in wanted:
+                batch.append((number, cells))
+                if number == last:
+                    break
+        if not batch:
+            return
+        yield batch
 
 
 def _summary(run: ImportRun) -> dict[str, Any]:
@@ -802,10 +900,19 @@ def _summary(run: ImportRun) -> dict[str, Any]:
 
 
 def _import_batch(
-    run: ImportRun, batch: list[tuple[int, list[Any]]], *, user: Any, allow_duplicates: bool
+    run: ImportRun,
+    batch: list[tuple[int, list[Any]]],
+    *,
+    user: Any,
+    allow_duplicates: bool,
+    retry: bool = False,
 ) -> dict[str, int]:
+    """Import rows of the file; ``retry``: rows that were waiting (their ImportRow is
+    replaced by the new outcome)."""
     spec = _spec(run.object_type)
-    prepared = prepare_rows(run, batch, user=user, allow_duplicates=allow_duplicates, lock=True)
+    prepared = prepare_rows(
+        run, batch, user=user, allow_duplicates=allow_duplicates, lock=True, defer=True
+    )
     creates = {i: r.values for i, r in enumerate(prepared) if r.action == "create"}
     updates = {
         i: (r.existing, r.values)
@@ -853,11 +960,18 @@ def _import_batch(
                 error = f"Merged with row {prepared[target].number} (same {run.match_key})."
         elif r.action == "skip":
             outcome, error = RowOutcome.SKIPPED, r.error
+        elif r.action == "defer":
+            outcome, error = RowOutcome.DEFERRED, r.error
         else:
             outcome, error = RowOutcome.FAILED, r.error or "Not imported."
         counts[outcome] += 1
-        raw = {k: _cell(v) for k, v in r.raw.items()} if outcome == RowOutcome.FAILED else None
+        kept = outcome in (RowOutcome.FAILED, RowOutcome.DEFERRED)
+        raw = {k: _cell(v) for k, v in r.raw.items()} if kept else None
         out.append((run.pk, r.number, outcome, object_id, previous, raw, error))
+    if retry:
+        ImportRow.objects.filter(
+            run=run, outcome=RowOutcome.DEFERRED, row_number__in=[n for n, _cells in batch]
+        ).delete()
     # Plain rows (COPY on PostgreSQL), no ImportRow instances: one per file row adds up.
     insert_rows(ImportRow, IMPORT_ROW_FIELDS, out)
     _record_reported_duplicates(spec, prepared, result)
