@@ -13,7 +13,7 @@ from django.db.models import Q, QuerySet
 
 from patron.activities.choices import ActivityKind, TaskPriority, TaskStatus
 from patron.activities.models import Activity, ActivityAttendee, ActivityLink
-from patron.core.filters import StrictBooleanFilter, asking_user
+from patron.core.filters import StrictBooleanFilter, UserRefFilter, asking_user
 from patron.users.models import User
 
 # Sort keys mapped to columns; the last is the tiebreaker that keeps keyset paging stable.
@@ -33,8 +33,8 @@ class ActivityFilter(django_filters.FilterSet):
     kind = django_filters.ChoiceFilter(choices=ActivityKind.choices, empty_label="Any")
     status = django_filters.ChoiceFilter(choices=TaskStatus.choices, empty_label="Any")
     priority = django_filters.ChoiceFilter(choices=TaskPriority.choices, empty_label="Any")
-    owner = django_filters.ModelChoiceFilter(queryset=User.objects.filter(is_active=True))
-    assignee = django_filters.ModelChoiceFilter(queryset=User.objects.filter(is_active=True))
+    owner = UserRefFilter()
+    assignee = UserRefFilter()
     due_after = django_filters.IsoDateTimeFilter(
         field_name="due_at", lookup_expr="gte", label="Due from", widget=_MOMENT
     )
@@ -61,17 +61,17 @@ class ActivityFilter(django_filters.FilterSet):
     mine = StrictBooleanFilter(
         method="filter_mine", label="Mine (I own, am assigned or attend)"
     )
-    involves = django_filters.ModelChoiceFilter(
-        queryset=User.objects.filter(is_active=True),
-        method="filter_involves",
-        label="Involving (owner, assignee, attendee)",
+    involves = UserRefFilter(
+        method="filter_involves", label="Involving (owner, assignee, attendee)"
     )
 
     class Meta:
         model = Activity
         fields: list[str] = []
 
-    def filter_involves(self, queryset: QuerySet[Any], name: str, value: User) -> QuerySet[Any]:
+    def filter_involves(
+        self, queryset: QuerySet[Any], name: str, value: User | int
+    ) -> QuerySet[Any]:
         """Activities a person owns, is assigned or attends: "mine" when it is oneself."""
         attending = ActivityAttendee.objects.filter(user=value).values("activity_id")
         return queryset.filter(Q(owner=value) | Q(assignee=value) | Q(pk__in=attending))

@@ -8,8 +8,8 @@ import django_filters
 from django.db.models import Q, QuerySet
 
 from patron.contacts.models import AccountCompetitor, Competitor
-from patron.core.filters import MineFilter
-from patron.users.models import Team, User
+from patron.core.filters import MineFilter, UserRefFilter
+from patron.users.models import Team
 
 COMPETITOR_SORTS: dict[str, tuple[str, ...]] = {
     "name": ("name", "id"),
@@ -23,7 +23,7 @@ COMPETITOR_SORTS: dict[str, tuple[str, ...]] = {
 class CompetitorFilter(django_filters.FilterSet):
     q = django_filters.CharFilter(method="filter_text", label="Name, website or product contains")
     account = django_filters.NumberFilter(method="filter_account", label="Present at account (id)")
-    owner = django_filters.ModelChoiceFilter(queryset=User.objects.filter(is_active=True))
+    owner = UserRefFilter()
     mine = MineFilter()
     team = django_filters.ModelChoiceFilter(queryset=Team.objects.all())
     created_after = django_filters.DateFilter(field_name="created_at", lookup_expr="date__gte")

@@ -10,8 +10,8 @@ from django.db.models import QuerySet
 from patron.contacts.choices import AccountKind, AccountTier
 from patron.contacts.models import Account, Contact
 from patron.core import search
-from patron.core.filters import MineFilter, StrictBooleanFilter
-from patron.users.models import Team, User
+from patron.core.filters import MineFilter, StrictBooleanFilter, UserRefFilter
+from patron.users.models import Team
 
 # Sort keys a list accepts, mapped to the columns they order by (the last is the tiebreaker
 # that makes keyset paging stable).
@@ -36,7 +36,7 @@ class AccountFilter(django_filters.FilterSet):
     kind = django_filters.ChoiceFilter(choices=AccountKind.choices, empty_label="Any")
     tier = django_filters.ChoiceFilter(choices=AccountTier.choices, empty_label="Any")
     industry = django_filters.CharFilter(lookup_expr="iexact")
-    owner = django_filters.ModelChoiceFilter(queryset=User.objects.filter(is_active=True))
+    owner = UserRefFilter()
     mine = MineFilter()
     team = django_filters.ModelChoiceFilter(queryset=Team.objects.all())
     country = django_filters.CharFilter(field_name="billing_country", lookup_expr="iexact")
@@ -57,7 +57,7 @@ class AccountFilter(django_filters.FilterSet):
 class ContactFilter(django_filters.FilterSet):
     q = django_filters.CharFilter(method="filter_text", label="Name, email, phone or account")
     account = django_filters.NumberFilter(field_name="account_id")
-    owner = django_filters.ModelChoiceFilter(queryset=User.objects.filter(is_active=True))
+    owner = UserRefFilter()
     mine = MineFilter()
     team = django_filters.ModelChoiceFilter(queryset=Team.objects.all())
     title = django_filters.CharFilter(lookup_expr="icontains")

@@ -8,12 +8,15 @@ shared view with ``mine=true`` shows each user their own rows.
 from __future__ import annotations
 
 import decimal
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import django_filters
+from django import forms
+from django.contrib.auth import get_user_model
 from django.db.models import Q, QuerySet
+from django.utils.choices import BaseChoiceIterator
 from django_filters.constants import EMPTY_VALUES
 
 # No database stores an integer beyond 64 bits; SQLite and psycopg raise on one even in a
@@ -79,3 +82,51 @@ class MineFilter(StrictBooleanFilter):
         for field in self.user_fields:
             mine |= Q(**{field: user})
         return qs.filter(mine) if value else qs.exclude(mine)
+
+
+class UserChoices(BaseChoiceIterator):
+    """A user filter's options, read when the dropdown is rendered (one query however many
+    users there are): active users first, then departed ones marked "(inactive)", whose
+    records still need listing to be handed over."""
+
+    def __init__(self, field: UserRefField) -> None:
+        self.field = field
+
+    def __iter__(self) -> Iterator[tuple[int | str, str]]:
+        yield ("", self.field.empty_label)
+        users = (
+            get_user_model()
+            ._default_manager.order_by("-is_active", "full_name", "email")
+            .only("pk", "full_name", "email", "is_active")
+        )
+        for user in users:
+            yield (user.pk, str(user) if user.is_active else f"{user} (inactive)")
+
+
+class UserRefField(forms.IntegerField):
+    """A user id: any positive whole number within 64 bits, checked without a query (an id
+    that names nobody simply matches no rows), shown as a dropdown of users."""
+
+    widget = forms.Select
+    default_error_messages = {"invalid": "Enter a user id (a whole number)."}
+
+    def __init__(self, *, empty_label: str = "Any", **kwargs: Any) -> None:
+        kwargs.setdefault("min_value", 1)
+        kwargs.setdefault("max_value", LARGEST_INTEGER)
+        super().__init__(**kwargs)
+        self.empty_label = empty_label
+        self.widget.choices = UserChoices(self)
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> UserRefField:
+        # Each form gets a copy of the field; its options must read the copy's empty_label.
+        result: UserRefField = super().__deepcopy__(memo)  # type: ignore[misc]  # not in the stubs
+        result.widget.choices = UserChoices(result)
+        return result
+
+
+class UserRefFilter(django_filters.Filter):
+    """Rows whose ``field_name`` (a user reference: owner, assignee, member, ...) is the
+    given user, active or departed. Use instead of a ModelChoiceFilter over users, which
+    loads the user row to validate the id and refuses departed users."""
+
+    field_class = UserRefField

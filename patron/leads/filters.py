@@ -8,11 +8,11 @@ import django_filters
 from django.db.models import QuerySet
 
 from patron.core import search
-from patron.core.filters import MineFilter, StrictBooleanFilter
+from patron.core.filters import MineFilter, StrictBooleanFilter, UserRefFilter
 from patron.leads.choices import LeadSource, LeadStatus
 from patron.leads.models import Lead
 from patron.routing.models import RoutingQueue
-from patron.users.models import Team, User
+from patron.users.models import Team
 
 LEAD_SORTS: dict[str, tuple[str, ...]] = {
     "name": ("last_name", "first_name", "id"),
@@ -31,7 +31,7 @@ class LeadFilter(django_filters.FilterSet):
     status = django_filters.ChoiceFilter(choices=LeadStatus.choices, empty_label="Any")
     source = django_filters.ChoiceFilter(choices=LeadSource.choices, empty_label="Any")
     campaign = django_filters.CharFilter(lookup_expr="iexact")
-    owner = django_filters.ModelChoiceFilter(queryset=User.objects.filter(is_active=True))
+    owner = UserRefFilter()
     mine = MineFilter()
     team = django_filters.ModelChoiceFilter(queryset=Team.objects.all())
     queue = django_filters.ModelChoiceFilter(queryset=RoutingQueue.objects.all())

@@ -15,7 +15,7 @@ from django import forms
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from patron.core.filters import MineFilter
+from patron.core.filters import MineFilter, UserRefFilter
 from patron.leads.models import Lead, LeadSettings
 from patron.leads.policy_services import (
     DEFAULT_DUE_WITHIN_MINUTES,
@@ -27,7 +27,6 @@ from patron.leads.policy_services import (
     risk_condition,
 )
 from patron.routing.models import RoutingQueue
-from patron.users.models import User
 
 AT_RISK_SORTS: dict[str, tuple[str, ...]] = {
     "due": ("first_response_due_at", "id"),
@@ -48,7 +47,7 @@ class AtRiskFilter(django_filters.FilterSet):
     reason = django_filters.ChoiceFilter(
         choices=RiskReason.CHOICES, method="filter_noop", label="Reason", empty_label="Any reason"
     )
-    owner = django_filters.ModelChoiceFilter(queryset=User.objects.filter(is_active=True))
+    owner = UserRefFilter()
     mine = MineFilter()
     queue = django_filters.ModelChoiceFilter(queryset=RoutingQueue.objects.all())
     overdue_by = django_filters.NumberFilter(

@@ -7,10 +7,10 @@ from typing import Any
 import django_filters
 from django.db.models import Q, QuerySet
 
-from patron.core.filters import MineFilter, StrictBooleanFilter
+from patron.core.filters import MineFilter, StrictBooleanFilter, UserRefFilter
 from patron.orders.choices import BillingType
 from patron.orders.models import Product
-from patron.users.models import Team, User
+from patron.users.models import Team
 
 PRODUCT_SORTS: dict[str, tuple[str, ...]] = {
     "name": ("name", "id"),
@@ -28,7 +28,7 @@ class ProductFilter(django_filters.FilterSet):
     family = django_filters.CharFilter(field_name="family", lookup_expr="iexact", label="Family")
     billing = django_filters.ChoiceFilter(choices=BillingType.choices, label="Billing")
     active = StrictBooleanFilter(label="Active")
-    owner = django_filters.ModelChoiceFilter(queryset=User.objects.filter(is_active=True))
+    owner = UserRefFilter()
     mine = MineFilter()
     team = django_filters.ModelChoiceFilter(queryset=Team.objects.all())
     created_after = django_filters.DateFilter(field_name="created_at", lookup_expr="date__gte")

@@ -7,10 +7,10 @@ from typing import Any
 import django_filters
 from django.db.models import Q, QuerySet
 
-from patron.core.filters import MineFilter
+from patron.core.filters import MineFilter, UserRefFilter
 from patron.orders.choices import QuoteStatus
 from patron.orders.models import Quote
-from patron.users.models import Team, User
+from patron.users.models import Team
 
 QUOTE_SORTS: dict[str, tuple[str, ...]] = {
     "number": ("number", "id"),
@@ -28,7 +28,7 @@ QUOTE_SORTS: dict[str, tuple[str, ...]] = {
 class QuoteFilter(django_filters.FilterSet):  # type: ignore[misc]
     q = django_filters.CharFilter(method="filter_text", label="Number or name contains")
     status = django_filters.ChoiceFilter(choices=QuoteStatus.choices, label="Status")
-    owner = django_filters.ModelChoiceFilter(queryset=User.objects.filter(is_active=True))
+    owner = UserRefFilter()
     mine = MineFilter()
     team = django_filters.ModelChoiceFilter(queryset=Team.objects.all())
     opportunity = django_filters.NumberFilter(field_name="opportunity_id", label="Opportunity id")

@@ -8,11 +8,10 @@ import django_filters
 from django.db.models import Q, QuerySet
 
 from patron.core import search
-from patron.core.filters import MineFilter
+from patron.core.filters import MineFilter, UserRefFilter
 from patron.pipeline.choices import ForecastCategory
 from patron.pipeline.forms import StageChoiceField
 from patron.pipeline.models import Opportunity, Pipeline, Stage
-from patron.users.models import User
 
 # Sort keys mapped to their columns; the last one is the keyset tiebreaker.
 OPPORTUNITY_SORTS: dict[str, tuple[str, ...]] = {
@@ -43,7 +42,7 @@ class OpportunityFilter(django_filters.FilterSet):
             "pipeline__position", "pipeline__name", "position", "pk"
         )
     )
-    owner = django_filters.ModelChoiceFilter(queryset=User.objects.filter(is_active=True))
+    owner = UserRefFilter()
     mine = MineFilter()
     account = django_filters.NumberFilter(field_name="account_id")
     forecast_category = django_filters.ChoiceFilter(

@@ -9,11 +9,10 @@ import django_filters
 from django.contrib.contenttypes.models import ContentType
 from django.db.models import Q, QuerySet
 
-from patron.core.filters import StrictBooleanFilter
+from patron.core.filters import StrictBooleanFilter, UserRefFilter
 from patron.routing.choices import DecisionKind, Strategy
 from patron.routing.models import AssignmentDecision, AssignmentRule, Pool, RoutingQueue
 from patron.routing.registry import routable
-from patron.users.models import User
 
 # Sort keys mapped to their columns; the last one is the keyset tiebreaker.
 POOL_SORTS: dict[str, tuple[str, ...]] = {
@@ -60,9 +59,7 @@ class PoolFilter(django_filters.FilterSet):
 class QueueFilter(django_filters.FilterSet):
     q = django_filters.CharFilter(field_name="name", lookup_expr="icontains", label="Name")
     is_active = StrictBooleanFilter(label="Active")
-    member = django_filters.ModelChoiceFilter(
-        field_name="members", queryset=User.objects.filter(is_active=True), label="Member"
-    )
+    member = UserRefFilter(field_name="members", label="Member")
 
     class Meta:
         model = RoutingQueue
@@ -85,10 +82,8 @@ class DecisionFilter(django_filters.FilterSet):
     object_id = django_filters.NumberFilter(label="Item id")
     kind = django_filters.ChoiceFilter(choices=DecisionKind.choices, label="Decision")
     pool = django_filters.ModelChoiceFilter(queryset=Pool.objects.all())
-    assigned_user = django_filters.ModelChoiceFilter(
-        queryset=User.objects.all(), label="Assigned to"
-    )
-    actor = django_filters.ModelChoiceFilter(queryset=User.objects.all(), label="Reassigned by")
+    assigned_user = UserRefFilter(label="Assigned to")
+    actor = UserRefFilter(label="Reassigned by")
     created_after = django_filters.DateFilter(
         field_name="created_at", lookup_expr="date__gte", label="On or after"
     )

@@ -22,6 +22,7 @@ from ninja.schema import NinjaGenerateJsonSchema
 from pydantic.json_schema import CoreModeRef, CoreRef, DefsRef
 
 from patron.core.choices import CustomFieldType
+from patron.core.filters import UserRefFilter
 from patron.core.models import CustomFieldDefinition
 
 CUSTOM_FIELDS_MARKER = "x-custom-fields"
@@ -140,7 +141,7 @@ def document_generic_errors(schema: dict[str, Any]) -> None:
 
 def _filter_schema(item: django_filters.Filter) -> dict[str, Any]:
     # ModelChoiceFilter is a ChoiceFilter too, so it goes first.
-    if isinstance(item, django_filters.ModelChoiceFilter):
+    if isinstance(item, django_filters.ModelChoiceFilter | UserRefFilter):
         return {"type": "integer", "description": "An id."}
     if isinstance(item, django_filters.ChoiceFilter):
         return {"type": "string", "enum": [str(value) for value, _ in item.extra["choices"]]}

@@ -17,6 +17,7 @@ from django.db import models
 from django.http import HttpRequest, HttpResponse
 from ninja import Query, Router, Schema, Status
 from ninja.decorators import decorate_view
+from ninja.renderers import JSONRenderer
 
 from patron.core.api import idempotency
 from patron.core.api.auth import request_user
@@ -36,6 +37,9 @@ from patron.core.exceptions import ValidationFailed
 from patron.core.models import BusinessRecord
 from patron.core.records import create_warnings_confirmed
 
+# The API's renderer (config.api_v1 keeps Ninja's default), for pages built without Ninja.
+_RENDERER = JSONRenderer()
+_LIST_TYPE = f"{_RENDERER.media_type}; charset={_RENDERER.charset}"
 LIST_ERRORS = problem_responses(400, 401, 403, 422)
 READ_ERRORS = problem_responses(401, 403, 404)
 WRITE_ERRORS = problem_responses(400, 401, 403, 404, 409, 412, 413, 422)
@@ -96,6 +100,14 @@ class RecordResource:
     default_sort: str = "name"
 
 
+# Every resource given routes, for checks over all of them (filled as the API is built).
+_resources: list[RecordResource] = []
+
+
+def record_resources() -> tuple[RecordResource, ...]:
+    return tuple(_resources)
+
+
 def service_fields(model: type[BusinessRecord], payload: Schema, *, user: Any) -> dict[str, Any]:
     """The fields a client sent, as the services expect them (references as records).
 
@@ -148,11 +160,32 @@ def record_response(
     return record_data(record, fields, hidden_fields(user, type(record)))
 
 
+def renders_as_is(resource: RecordResource) -> bool:
+    """Whether a list row (``record_data``) is already what the output schema makes of it:
+    every field is a column of the model, and the schema has no validators, serialisers or
+    resolvers that reshape values (activities turn their links into rows, for example)."""
+    schema = resource.out_schema
+    own = schema.__pydantic_decorators__
+    reshaping = (
+        own.field_validators
+        or own.field_serializers
+        or own.model_serializers
+        or set(own.model_validators) - set(Schema.__pydantic_decorators__.model_validators)
+        or getattr(schema, "_ninja_resolvers", None)
+    )
+    if reshaping:
+        return False
+    fields = (resource.model._meta.get_field(name) for name in resource.fields)
+    return all(isinstance(field, models.Field) and not field.many_to_many for field in fields)
+
+
 def add_record_routes(router: Router, resource: RecordResource) -> None:
     """Add the five standard routes of ``resource`` to ``router``."""
     r = resource
+    _resources.append(r)
     item = f"{r.prefix}/{{int:record_id}}"
     Out, In = r.out_schema, r.in_schema  # noqa: N806 - schema classes
+    as_is = renders_as_is(r)
 
     @router.get(
         r.prefix,
@@ -168,7 +201,7 @@ def add_record_routes(router: Router, resource: RecordResource) -> None:
         operation_id=f"{r.noun}_list",
         openapi_extra={"parameters": filter_parameters(r.filterset)},
     )
-    def index(request: HttpRequest, params: Query[ListParams]) -> dict[str, Any]:
+    def index(request: HttpRequest, params: Query[ListParams]) -> HttpResponse | dict[str, Any]:
         user = request_user(request)
         hidden = hidden_fields(user, r.model)
         sort, columns = sort_columns(params.sort, r.sorts, r.default_sort, hidden=hidden)
@@ -181,7 +214,15 @@ def add_record_routes(router: Router, resource: RecordResource) -> None:
             limit=params.limit,
             cursor=params.cursor,
         )
-        return page_body([record_data(row, r.fields, hidden) for row in rows], next_cursor)
+        body = page_body([record_data(row, r.fields, hidden) for row in rows], next_cursor)
+        if not as_is:
+            return body
+        # The rows hold the model's own values, which render as the schema documents them (a
+        # test checks every such resource), so the page goes out rendered as the API renders
+        # it without Ninja validating each row again (a sixth of the request, issue 8).
+        return HttpResponse(
+            _RENDERER.render(request, body, response_status=200), content_type=_LIST_TYPE
+        )
 
     @router.post(
         r.prefix,
