@@ -42,6 +42,10 @@ def _name(value: Any, errors: Errors, *, what: str) -> str:
     return name
 
 
+# The positions are PostgreSQL integers; a larger one failed in the database (a 500).
+POSITION_MAX = 2_147_483_647
+
+
 def _position(value: Any, errors: Errors) -> int | None:
     if value in (None, ""):
         return None
@@ -49,8 +53,8 @@ def _position(value: Any, errors: Errors) -> int | None:
         position = int(value)
     except (TypeError, ValueError):
         position = -1
-    if position < 0:
-        errors["position"] = ["The order is a whole number, 0 or more."]
+    if not 0 <= position <= POSITION_MAX:
+        errors["position"] = [f"The order is a whole number from 0 to {POSITION_MAX:,}."]
         return None
     return position
 

@@ -45,6 +45,26 @@ def test_pipeline_names_are_required_and_unique_ignoring_case(admin_user, sales_
     assert Pipeline.objects.count() == 1
 
 
+def test_positions_beyond_the_database_integer_are_refused_naming_the_field(
+    admin_user, sales_pipeline
+):
+    # Found by the API fuzzer on PostgreSQL: position 204135929280231 was a 500.
+    with pytest.raises(ValidationFailed) as pipeline:
+        config.pipeline_save(user=admin_user, name="Renewals", position=204135929280231)
+    with pytest.raises(ValidationFailed) as stage:
+        config.stage_save(
+            user=admin_user,
+            pipeline=sales_pipeline,
+            name="Later",
+            probability=50,
+            forecast_category="pipeline",
+            position=2**31,
+        )
+    for refused in (pipeline, stage):
+        assert "whole number from 0 to 2,147,483,647" in refused.value.errors["position"][0]
+    assert Pipeline.objects.count() == 1
+
+
 def test_making_a_pipeline_default_undefaults_the_previous_one(admin_user, sales_pipeline):
     renewals = config.pipeline_save(user=admin_user, name="Renewals", is_default=True)
     sales_pipeline.refresh_from_db()
