@@ -88,6 +88,12 @@ def export_start(
     return job_start(
         kind=EXPORT_TASK,
         user=user,
-        params={"object": object_type, "query": query.urlencode(), "format": file_format},
+        # "list": the file follows the API list's order, whose empty values sort first.
+        params={
+            "object": object_type,
+            "query": query.urlencode(),
+            "format": file_format,
+            "list": "api",
+        },
         task_name=EXPORT_TASK,
     )

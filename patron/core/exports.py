@@ -6,7 +6,9 @@ The job's params hold the list state (filters and sort as a query string), so th
 exactly the rows the user saw, limited to what they may export, without sensitive fields
 hidden from them. Re-running a job (a redelivered message) rewrites the same file.
 
-``params["format"]`` chooses the file: ``csv`` (the default) or ``xlsx``. The XLSX file is
+``params["list"]`` is ``"api"`` for an export started through the API: its rows follow the
+API list's order (empty values first when ascending) rather than the page's (empty values
+last). ``params["format"]`` chooses the file: ``csv`` (the default) or ``xlsx``. The XLSX file is
 written with openpyxl's write-only workbook (rows are streamed to disk, memory stays flat)
 and keeps types: numbers as numbers, dates and times as dates (times in UTC), booleans as
 booleans; text that a spreadsheet would run as a formula is neutralised as in the CSV.
@@ -29,13 +31,14 @@ from django.db.models import Model, QuerySet
 from django.http import QueryDict
 from django.utils import timezone
 
+from patron.core.api.pagination import api_ordering
 from patron.core.choices import Action, SecurityEventKind
 from patron.core.custom_fields import definitions_for
 from patron.core.filters import FilterContext
 from patron.core.jobs import job_claim, job_fail, job_finish, job_progress
 from patron.core.models import BusinessRecord, Job, SecurityEvent
 from patron.core.quality import apply_quality_filter
-from patron.core.views import apply_custom_filters
+from patron.core.views import apply_custom_filters, page_ordering
 from patron.core.visibility import Principal, hidden_field_names
 
 logger = logging.getLogger(__name__)
@@ -174,8 +177,12 @@ def _columns(spec: ExportSpec, user: Principal) -> list[tuple[str, str | Callabl
     return columns
 
 
-def export_rows(spec: ExportSpec, user: Principal, query: str) -> QuerySet[Any]:
-    """The rows of the list described by ``query`` that ``user`` may export, in list order."""
+def export_rows(
+    spec: ExportSpec, user: Principal, query: str, *, api_order: bool = False
+) -> QuerySet[Any]:
+    """The rows of the list described by ``query`` that ``user`` may export, in list order:
+    the API list's (empty values first when ascending) with ``api_order``, else the page's
+    (empty values last)."""
     params = QueryDict(query)
     model = spec.model
     base = model.objects.visible_to(user, Action.EXPORT).select_related(*spec.related)
@@ -189,7 +196,8 @@ def export_rows(spec: ExportSpec, user: Principal, query: str) -> QuerySet[Any]:
     order = spec.sorts.get(params.get("sort", ""), default)
     if any(name.lstrip("-") in hidden for name in order):
         order = default
-    return rows.order_by(*order)
+    ordering = api_ordering(model, order) if api_order else page_ordering(model, order)
+    return rows.order_by(*ordering)
 
 
 def _write_xlsx(
@@ -270,7 +278,7 @@ def _export(job: Job) -> None:
     if file_format not in EXPORT_FORMATS:
         job_fail(job, error=f"Unknown export format {file_format!r}; choose CSV or XLSX.")
         return
-    rows = export_rows(spec, user, query)
+    rows = export_rows(spec, user, query, api_order=job.params.get("list") == "api")
     total = rows.count()
     job_progress(job, done=0, total=total, message=f"Exporting {total} {spec.plural}…")
     columns = _columns(spec, user)

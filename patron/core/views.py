@@ -209,6 +209,11 @@ def capped_count(queryset: QuerySet[Any]) -> tuple[int, bool]:
     return min(count, COUNT_CAP), count > COUNT_CAP
 
 
+def page_ordering(model: type[Model], order: tuple[str, ...]) -> list[OrderBy]:
+    """The ORDER BY of a list page in ``order``: NULLs last, whichever the direction."""
+    return _order_by(_sort_columns(model, order), reverse=False)
+
+
 def _cursor_fits(model: type[Model], columns: list[SortColumn], values: list[Any]) -> bool:
     """Whether each cursor value is of its column's type; an edited cursor restarts the list
     instead of failing in the query."""

@@ -118,7 +118,7 @@ def _nullable(model: type[models.Model], name: str) -> bool:
     return not isinstance(field, models.Field) or field.null
 
 
-def _ordering(model: type[models.Model], columns: Sequence[str]) -> list[Any]:
+def api_ordering(model: type[models.Model], columns: Sequence[str]) -> list[Any]:
     """The ORDER BY of ``columns``: NULLs sort as the smallest value.
 
     NOT NULL columns get a plain ASC/DESC, which an index on them serves (an explicit NULLS
@@ -174,7 +174,7 @@ def keyset_page(
     if cursor:
         values = decode_cursor(cursor, sort=sort, model=queryset.model, columns=columns)
         queryset = queryset.filter(_after(queryset.model, columns, values))
-    rows = list(queryset.order_by(*_ordering(queryset.model, columns))[: limit + 1])
+    rows = list(queryset.order_by(*api_ordering(queryset.model, columns))[: limit + 1])
     if len(rows) <= limit:
         return rows, None
     rows = rows[:limit]

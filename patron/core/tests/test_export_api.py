@@ -16,7 +16,7 @@ from patron.contacts.models import Account
 from patron.contacts.services import account_create, contact_create
 from patron.core.api.testing import assert_problem
 from patron.core.choices import JobStatus, SecurityEventKind
-from patron.core.exports import export_csv_run
+from patron.core.exports import export_csv_run, export_rows, export_spec
 from patron.core.models import (
     FieldPermission,
     IdempotencyRecord,
@@ -94,6 +94,23 @@ def test_export_file_has_exactly_the_rows_of_the_filtered_list_endpoint(rep_api,
     assert job["error"] is None
 
 
+@pytest.mark.parametrize("sort", ["revenue", "-revenue"])
+def test_export_sorted_on_a_column_with_empty_values_keeps_each_lists_order(admin_user, sort):
+    # Before, the file took the database's NULL order, unlike both lists on PostgreSQL.
+    # (An administrator: revenue is a sensitive field, hidden from reps.)
+    for name, revenue in [("Alto", "100"), ("Bare", None), ("Coda", "50")]:
+        account_create(
+            user=admin_user, name=name, annual_revenue=Decimal(revenue) if revenue else None
+        )
+    admin_api = api_client(admin_user)
+    job = run(admin_api, {"object": "contacts.account", "sort": sort})
+    listed = admin_api.get("/api/v1/accounts", {"sort": sort}).json()["items"]
+    assert [row["name"] for row in csv_rows(admin_api, job)] == [i["name"] for i in listed]
+    # The page's export follows the page, where empty values come last either way.
+    page_rows = export_rows(export_spec("contacts.account"), admin_user, f"sort={sort}")
+    assert [account.name for account in page_rows][-1] == "Bare"
+
+
 def test_start_answers_202_with_the_queued_job_and_its_location(rep_api):
     response = start(rep_api, {"object": "contacts.account"})
     assert response.status_code == 202
@@ -103,7 +120,12 @@ def test_start_answers_202_with_the_queued_job_and_its_location(rep_api):
     assert body["download_url"] is None
     job = Job.objects.get(pk=body["id"])
     # The list's default sort is written down, so the file has the list's order.
-    assert job.params == {"object": "contacts.account", "query": "sort=name", "format": "csv"}
+    assert job.params == {
+        "object": "contacts.account",
+        "query": "sort=name",
+        "format": "csv",
+        "list": "api",
+    }
 
 
 def test_xlsx_export_keeps_numbers_typed_and_neutralises_formulas(rep_api, rep):
