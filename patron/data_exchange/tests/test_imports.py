@@ -6,6 +6,8 @@ from __future__ import annotations
 import csv
 import datetime
 import io
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 from unittest import mock
@@ -17,6 +19,7 @@ from django.test import TestCase, override_settings
 from patron.contacts.models import Account, Contact, ContactEmail
 from patron.core.choices import Via
 from patron.core.exceptions import PermissionDenied, ValidationFailed
+from patron.core.importing import BatchWriter
 from patron.core.models import ChangeLogEntry, Job
 from patron.core.testing import Endpoint, assert_max_queries, check_visibility_matrix, grant
 from patron.data_exchange import import_reading
@@ -53,6 +56,28 @@ def run_import(user: Any, run: ImportRun, *, batch_size: int = 1000, **config: A
     import_execute(run.job_id, batch_size=batch_size)
     run.refresh_from_db()
     return run
+
+
+
+class WorkerKilled(BaseException):
+    """Stands in for SIGKILL: no ``except Exception`` catches it, so nothing after it runs."""
+
+
+@contextmanager
+def killed_at_write(call: int) -> Iterator[None]:
+    """The worker dies as it is about to write its ``call``-th batch."""
+    real = BatchWriter.write
+    calls = 0
+
+    def dying(writer: BatchWriter, creates: Any, updates: Any) -> Any:
+        nonlocal calls
+        calls += 1
+        if calls == call:
+            raise WorkerKilled
+        return real(writer, creates, updates)
+
+    with mock.patch.object(BatchWriter, "write", dying):
+        yield
 
 
 class ImportTestCase(TestCase):
@@ -367,22 +392,8 @@ class FailureRevertResumeTests(ImportTestCase):
         import_start(user=self.user, run=run)
         run.refresh_from_db()
 
-        class Killed(BaseException):
-            pass
-
-        from patron.core.importing import BatchWriter
-
-        real = BatchWriter.write
-        calls = {"n": 0}
-
-        def dying(self: Any, creates: Any, updates: Any) -> Any:
-            calls["n"] += 1
-            if calls["n"] == 3:
-                raise Killed
-            return real(self, creates, updates)
-
         assert run.job_id is not None
-        with mock.patch.object(BatchWriter, "write", dying), pytest.raises(Killed):
+        with killed_at_write(3), pytest.raises(WorkerKilled):
             import_execute(run.job_id, batch_size=10)
         run.refresh_from_db()
         assert run.rows_done == 20

@@ -6,7 +6,6 @@ from __future__ import annotations
 import io
 import tempfile
 from pathlib import Path
-from typing import Any
 from unittest import mock
 
 import pytest
@@ -14,7 +13,6 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from patron.contacts.models import Account
-from patron.core.importing import BatchWriter
 from patron.core.models import Job
 from patron.data_exchange.choices import ImportStatus, RowOutcome
 from patron.data_exchange.import_services import (
@@ -27,7 +25,13 @@ from patron.data_exchange.import_services import (
     import_start,
 )
 from patron.data_exchange.models import ImportRow, ImportRun
-from patron.data_exchange.tests.test_imports import ImportTestCase, run_import, upload
+from patron.data_exchange.tests.test_imports import (
+    ImportTestCase,
+    WorkerKilled,
+    killed_at_write,
+    run_import,
+    upload,
+)
 
 
 def accounts_csv(*rows: tuple[str, str]) -> bytes:
@@ -131,20 +135,9 @@ class DeferredRowTests(ImportTestCase):
         data = accounts_csv(("Initech", "Globex"), ("Filler", ""), ("Hooli", ""), ("Globex", ""))
         run = self.start(data)
 
-        class Killed(BaseException):
-            pass
-
-        real = BatchWriter.write
-        calls = {"n": 0}
-
-        def dying(writer: Any, creates: Any, updates: Any) -> Any:
-            calls["n"] += 1
-            if calls["n"] == 3:  # the retry of row 2, after two batches of two rows
-                raise Killed
-            return real(writer, creates, updates)
-
         assert run.job_id is not None
-        with mock.patch.object(BatchWriter, "write", dying), pytest.raises(Killed):
+        # The retry of row 2 is the third write, after two batches of two rows.
+        with killed_at_write(3), pytest.raises(WorkerKilled):
             import_execute(run.job_id, batch_size=2)
         run.refresh_from_db()
         assert (run.rows_done, run.created_count) == (4, 3)
