@@ -107,7 +107,9 @@ def test_export_sorted_on_a_column_with_empty_values_keeps_each_lists_order(admi
     listed = admin_api.get("/api/v1/accounts", {"sort": sort}).json()["items"]
     assert [row["name"] for row in csv_rows(admin_api, job)] == [i["name"] for i in listed]
     # The page's export follows the page, where empty values come last either way.
-    page_rows = export_rows(export_spec("contacts.account"), admin_user, f"sort={sort}")
+    spec = export_spec("contacts.account")
+    assert spec is not None
+    page_rows = export_rows(spec, admin_user, f"sort={sort}")
     assert [account.name for account in page_rows][-1] == "Bare"
 
 
