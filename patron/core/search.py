@@ -15,19 +15,23 @@ index and keeps only records the user may read:
 Hits rank exact title, title prefix, a word of the title, a word of the text, then anywhere;
 title-prefix matches are fetched first and the rest ranked from at most MAX_CANDIDATES
 candidates. Visibility (``visible_to(user)`` of each type, which also leaves out soft-deleted
-records) is then checked on the best-ranked candidates only, in growing windows, with one
-query over every type present; a user who sees too few of the capped candidates gets the
-rest ranked with visibility inside the statement (``_best_visible``).
+records) is then checked on the best-ranked candidates only, in windows (the first 5 x the
+limit, the next sized from the share the user could read), with one query over every type
+present and each type's rules compiled once per search; a user who sees too few of the
+capped candidates gets the rest ranked with visibility inside the statement
+(``_best_visible``).
 """
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from django.contrib.contenttypes.models import ContentType
+from django.core.exceptions import EmptyResultSet
 from django.db import connection, models
 from django.db.models import Case, Exists, Expression, F, OuterRef, Subquery, Value, When
 
@@ -45,8 +49,11 @@ MAX_TERMS = 8
 MAX_LIMIT = 100
 # Matches ranked per query; beyond this a broad query ranks a sample (see _best).
 MAX_CANDIDATES = 1000
-# Ranked candidates checked for visibility first: limit x this, then x this again each round.
-VISIBILITY_WINDOW_FACTOR = 3
+# Ranked candidates checked for visibility first: limit x this, enough for a user who reads a
+# fifth of them (a wide manager reads about a third); later windows are sized from the share
+# of the checked ones the user could read, with the same margin (_next_window). Checking more
+# ids in a window costs far less than another window (a round trip, planning the rules).
+VISIBILITY_WINDOW_FACTOR = 5
 
 _PHONE_QUERY = re.compile(r"^[\d\s()+\-./]+$")
 _PLACEHOLDER = re.compile(r"\{(\d)\}")
@@ -351,31 +358,65 @@ def _best(
 
 
 class _VisibilityChecker:
-    """Which of some entries' records ``user`` may read: one query over every type present."""
+    """Which of some entries' records ``user`` may read: one query over every type present.
+
+    Each type's rules are compiled to SQL once per search and reused by every window and
+    by both rankings: building and compiling the predicates of a user with a role subtree,
+    teams, shares and territories cost more than running them (issue 8, benchmark 2).
+    """
 
     def __init__(self, user: Principal, types_by_ct: dict[int, SearchType]) -> None:
         self.user = user
         self.types_by_ct = types_by_ct
+        self._readable_sql: dict[int, tuple[str, tuple[Any, ...]] | None] = {}
+
+    def _readable_ids_sql(self, content_type_id: int) -> tuple[str, tuple[Any, ...]] | None:
+        """The SELECT of the type's readable primary keys (as ``search_pk``), with its params;
+        None when the rules select nothing."""
+        if content_type_id not in self._readable_sql:
+            model = self.types_by_ct[content_type_id].model
+            readable = (
+                model._default_manager.visible_to(self.user)  # type: ignore[attr-defined]
+                .order_by()
+                .annotate(search_pk=F("pk"))
+                .values_list("search_pk")
+            )
+            try:
+                self._readable_sql[content_type_id] = readable.query.sql_with_params()
+            except EmptyResultSet:
+                self._readable_sql[content_type_id] = None
+        return self._readable_sql[content_type_id]
 
     def readable(self, rows: Sequence[_Row]) -> set[tuple[int, int]]:
         ids_by_ct: dict[int, list[int]] = {}
         for _entry_id, content_type_id, object_id, _title, _subtitle in rows:
             ids_by_ct.setdefault(content_type_id, []).append(object_id)
-        # values_list() of a Value annotation and the pk, one SELECT per type joined with
-        # UNION ALL: the same two columns whatever the model.
-        parts = [
-            self.types_by_ct[ct]
-            .model._default_manager.visible_to(self.user)  # type: ignore[attr-defined]
-            .filter(pk__in=ids)
-            .order_by()
-            .annotate(search_ct=Value(ct, output_field=models.IntegerField()))
-            .values_list("search_ct", "pk")
-            for ct, ids in ids_by_ct.items()
-        ]
+        # The readable SELECT is a plain subquery, which both databases flatten, so the ids
+        # filter drives it through the primary key. One SELECT per type joined with UNION ALL.
+        # Only compiled SQL and integers are formatted in; every value is a parameter.
+        parts: list[str] = []
+        params: list[Any] = []
+        for ct, ids in ids_by_ct.items():
+            compiled = self._readable_ids_sql(ct)
+            if compiled is None:
+                continue
+            sql, sql_params = compiled
+            params += sql_params
+            if connection.vendor == "postgresql":
+                ids_sql = "= ANY(%s)"
+                params.append(ids)
+            else:
+                ids_sql = f"IN ({', '.join(['%s'] * len(ids))})"
+                params += ids
+            parts.append(
+                f"SELECT {int(ct)}, readable.search_pk FROM ({sql}) readable"  # noqa: S608
+                f" WHERE readable.search_pk {ids_sql}"
+            )
         if not parts:
             return set()
-        query = parts[0].union(*parts[1:], all=True) if len(parts) > 1 else parts[0]
-        return {(int(ct), int(pk)) for ct, pk in query}
+        with connection.cursor() as cursor:
+            cursor.execute(" UNION ALL ".join(parts), params)
+            return {(int(ct), int(pk)) for ct, pk in cursor.fetchall()}
 
     def condition(self) -> Case:
         """The same rules inside a statement: an EXISTS by primary key per type.
@@ -403,7 +444,7 @@ def _best_visible(
     """The ``limit`` best-ranked readable entries, and the ids of the entries checked.
 
     The candidates are ranked first, without visibility; the user's visibility rules then
-    run on the best of them only, in growing windows, until ``limit`` are readable. Checking
+    run on the best of them only, in windows, until ``limit`` are readable. Checking
     every candidate inside the ranking statement cost seconds for a user with a wide role
     subtree, whose rules are an expensive predicate per row (issue 8, benchmark 2). When the
     capped candidates hold too few readable records (a user who sees little, a broad
@@ -412,18 +453,30 @@ def _best_visible(
     """
     ranked = _best(entries, phrase)
     found: list[_Row] = []
-    start, window = 0, max(limit * VISIBILITY_WINDOW_FACTOR, 1)
+    start, window = 0, limit * VISIBILITY_WINDOW_FACTOR
     while start < len(ranked) and len(found) < limit:
         batch = ranked[start : start + window]
         readable = checker.readable(batch)
         found += [row for row in batch if (row[1], row[2]) in readable]
-        start += window
-        window *= VISIBILITY_WINDOW_FACTOR
+        start += len(batch)
+        window = _next_window(limit - len(found), readable_share=len(found) / start)
     checked = [row[0] for row in ranked[:start]]
     if len(ranked) == MAX_CANDIDATES and len(found) < min(limit, len(ranked)):
         rest = entries.exclude(id__in=checked).filter(checker.condition())
         found += _best(rest, phrase, limit - len(found))
     return found[:limit], checked
+
+
+def _next_window(missing: int, *, readable_share: float) -> int:
+    """How many more ranked candidates to check for ``missing`` readable ones.
+
+    Sized from the share of the candidates checked so far that the user could read, with a
+    margin of VISIBILITY_WINDOW_FACTOR, so a user who sees a few of them needs one more
+    window, not several growing ones; when they read none, every remaining candidate.
+    """
+    if readable_share == 0:
+        return MAX_CANDIDATES
+    return math.ceil(missing / readable_share * VISIBILITY_WINDOW_FACTOR)
 
 
 def _like_escape(term: str) -> str:

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import re
-
 import pytest
 from django.contrib.contenttypes.models import ContentType
 from django.core.management import call_command
 from django.db import connection
+from django.db.models import Q
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
@@ -19,7 +18,7 @@ from patron.contacts.services import (
     contact_create,
     contact_delete,
 )
-from patron.core import search
+from patron.core import search, visibility
 from patron.core.models import SearchEntry
 from patron.core.testing import assert_max_queries
 from patron.users.models import User
@@ -352,17 +351,82 @@ def test_user_who_sees_few_of_the_capped_candidates_still_finds_their_records(
     assert titles(search.search(fresh(rep), "holdings")) == ["Zulu Holdings"]
 
 
-def test_visibility_is_checked_on_the_best_candidates_only(rep, other_rep):
-    for n in range(40):
-        account_create(user=rep, name=f"Quokka Supplies {n:02}")
+@pytest.fixture
+def windows(monkeypatch):
+    """How many ranked candidates each visibility check of a search was given."""
+    sizes: list[int] = []
+    readable = search._VisibilityChecker.readable
+
+    def spy(checker, rows):
+        sizes.append(len(rows))
+        return readable(checker, rows)
+
+    monkeypatch.setattr(search._VisibilityChecker, "readable", spy)
+    return sizes
+
+
+def quokkas(rep, other_rep, count, readable):
+    """``count`` accounts ranked by name; ``readable(n)`` says whether the rep owns the n-th."""
+    for n in range(count):
+        account_create(user=rep if readable(n) else other_rep, name=f"Quokka Supplies {n:02}")
+
+
+def test_visibility_is_checked_on_the_best_candidates_only(rep, other_rep, windows):
+    quokkas(rep, other_rep, 40, lambda n: True)
     account_create(user=other_rep, name="Quokka Hidden")
     user = fresh(rep)
     search.search(user, "warm up")
     with CaptureQueriesContext(connection) as queries:
         hits = search.search(user, "quokka", limit=5)
     assert titles(hits) == [f"Quokka Supplies {n:02}" for n in range(5)]
-    # One window of 5 x 3 ranked candidates: the rules ran on those 15 ids, not all 41.
-    checks = [q["sql"] for q in queries.captured_queries if "contacts_account" in q["sql"]]
-    assert len(checks) == 1
-    id_lists = re.findall(r'"contacts_account"\."id" IN \(([\d, ]+)\)', checks[0])
-    assert len({int(pk) for ids in id_lists for pk in ids.split(",")}) == 15
+    # One window of 5 x 5 ranked candidates: the rules ran on those 25 ids, not all 41.
+    assert windows == [25]
+    assert len([q for q in queries.captured_queries if "contacts_account" in q["sql"]]) == 1
+
+
+def test_next_window_is_sized_from_the_share_the_user_could_read(rep, other_rep, windows):
+    quokkas(rep, other_rep, 80, lambda n: n % 10 == 0)
+    hits = search.search(fresh(rep), "quokka", limit=2)
+    assert titles(hits) == ["Quokka Supplies 00", "Quokka Supplies 10"]
+    # 1 of the first 10 readable (a tenth): the 1 missing needs 1 x 10 x 5 more, one window
+    # of 50, not the 70 left.
+    assert windows == [10, 50]
+
+
+def test_user_who_reads_none_of_the_first_window_gets_the_rest_checked_at_once(
+    rep, other_rep, windows
+):
+    quokkas(rep, other_rep, 40, lambda n: n >= 38)
+    hits = search.search(fresh(rep), "quokka", limit=5)
+    assert titles(hits) == ["Quokka Supplies 38", "Quokka Supplies 39"]
+    assert windows == [25, 15]
+
+
+@pytest.mark.parametrize("limit", [1, 3, 7, 20])
+@pytest.mark.parametrize(
+    "pattern", [lambda n: n % 2 == 0, lambda n: n % 7 == 3, lambda n: n > 30, lambda n: n < 4]
+)
+def test_windows_find_exactly_the_best_records_the_user_may_read(
+    rep, other_rep, manager, limit, pattern
+):
+    quokkas(rep, other_rep, 45, pattern)
+    deleted = Account.objects.get(name="Quokka Supplies 00")
+    account_delete(user=deleted.owner, account=deleted)
+    for user in (rep, other_rep, manager):
+        expected = list(
+            Account.objects.visible_to(fresh(user))
+            .filter(name__startswith="Quokka")
+            .order_by("name")
+            .values_list("name", flat=True)[:limit]
+        )
+        assert titles(search.search(fresh(user), "quokka", limit=limit)) == expected, user
+
+
+def test_type_whose_rules_select_nothing_is_left_out_of_the_check(rep, acme, ana, monkeypatch):
+    compile_rules = visibility.visibility_filter
+
+    def nothing_for_accounts(model, user, action):
+        return Q(pk__in=[]) if model is Account else compile_rules(model, user, action)
+
+    monkeypatch.setattr(visibility, "visibility_filter", nothing_for_accounts)
+    assert titles(search.search(fresh(rep), "acme")) == ["Anastasia Lee"]
