@@ -27,6 +27,7 @@ from patron.core.exceptions import RecordNotFound
 from patron.core.export_filters import DEFAULT_EXPORT_JOB_SORT, EXPORT_JOB_SORTS, ExportJobFilter
 from patron.core.export_selectors import export_job_get, export_jobs
 from patron.core.export_services import FilterValue, export_start
+from patron.core.jobs import job_file_name
 from patron.core.models import Job
 
 router = Router(tags=["exports"])
@@ -225,7 +226,7 @@ def export_file(request: HttpRequest, job_id: int) -> HttpResponseBase:
     if not job.result_file:
         raise RecordNotFound("This export's file is no longer kept; start the export again.")
     file_format = str(job.params.get("format") or "csv")
-    filename = str(job.result.get("filename") or job.result_file.name.rsplit("/", 1)[-1])
+    filename = job_file_name(job)
     return FileResponse(
         job.result_file.open("rb"),
         as_attachment=True,

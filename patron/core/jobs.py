@@ -218,6 +218,11 @@ def _save_ending(job: Job) -> None:
         job.save()
 
 
+def job_file_name(job: Job) -> str:
+    """The name a job's result file is downloaded under (the page and the API alike)."""
+    return str(job.result.get("filename") or job.result_file.name.rsplit("/", 1)[-1])
+
+
 def job_finish(job: Job, *, result: dict[str, Any] | None = None, message: str = "") -> None:
     job.status = JobStatus.DONE
     job.finished_at = timezone.now()

@@ -26,6 +26,7 @@ from django.views.decorators.http import require_POST
 from patron.core.choices import Action, CustomFieldType, JobStatus
 from patron.core.context_processors import nav_areas
 from patron.core.exceptions import PatronError, PermissionDenied, RecordNotFound
+from patron.core.jobs import job_file_name
 from patron.core.models import BusinessRecord, CustomFieldDefinition, Job
 from patron.core.visibility import Principal
 
@@ -372,5 +373,5 @@ def job_download(request: HttpRequest, pk: int) -> FileResponse:
     job = _job_for(request, pk)
     if job.status != JobStatus.DONE or not job.result_file:
         raise Http404("This job has no file to download.")
-    filename = str(job.result.get("filename") or job.result_file.name.rsplit("/", 1)[-1])
+    filename = job_file_name(job)
     return FileResponse(job.result_file.open("rb"), as_attachment=True, filename=filename)
