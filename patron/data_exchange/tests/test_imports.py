@@ -58,6 +58,18 @@ def run_import(user: Any, run: ImportRun, *, batch_size: int = 1000, **config: A
     return run
 
 
+def revert_import(user: Any, run: ImportRun) -> dict[str, Any]:
+    """Revert ``run`` as its worker would (``run`` refreshed); the revert job's result."""
+    import_revert_start(user=user, run=run)
+    run.refresh_from_db()
+    assert run.job_id is not None
+    job = import_revert_execute(run.job_id)
+    run.refresh_from_db()
+    assert job is not None
+    assert job.result is not None
+    return dict(job.result)
+
+
 
 class WorkerKilled(BaseException):
     """Stands in for SIGKILL: no ``except Exception`` catches it, so nothing after it runs."""
@@ -328,11 +340,7 @@ class FailureRevertResumeTests(ImportTestCase):
         again = run_import(self.user, again, columns=again.columns)
         assert again.created_count == 2
 
-        import_revert_start(user=self.user, run=run)
-        run.refresh_from_db()
-        assert run.job_id is not None
-        import_revert_execute(run.job_id)
-        run.refresh_from_db()
+        revert_import(self.user, run)
         assert run.status == ImportStatus.REVERTED
         keep.refresh_from_db()
         assert keep.title == "Old"
@@ -364,13 +372,8 @@ class FailureRevertResumeTests(ImportTestCase):
         worked = Contact.objects.get(email="worked@example.com")
         contact_update(user=self.user, contact=worked, description="Called, wants a demo")
 
-        import_revert_start(user=self.user, run=run)
-        run.refresh_from_db()
-        assert run.job_id is not None
-        job = import_revert_execute(run.job_id)
-        assert job is not None
-        assert job.result is not None
-        assert (job.result["removed"], job.result["restored"], job.result["kept"]) == (1, 1, 2)
+        result = revert_import(self.user, run)
+        assert (result["removed"], result["restored"], result["kept"]) == (1, 1, 2)
         edited.refresh_from_db()
         untouched.refresh_from_db()
         assert (edited.title, untouched.title) == ("Set by hand", "Old")

@@ -20,8 +20,6 @@ from patron.data_exchange.import_services import (
     import_error_rows,
     import_execute,
     import_preview,
-    import_revert_execute,
-    import_revert_start,
     import_start,
 )
 from patron.data_exchange.models import ImportRow, ImportRun
@@ -29,6 +27,7 @@ from patron.data_exchange.tests.test_imports import (
     ImportTestCase,
     WorkerKilled,
     killed_at_write,
+    revert_import,
     run_import,
     upload,
 )
@@ -156,13 +155,7 @@ class DeferredRowTests(ImportTestCase):
         data = accounts_csv(("Initech", "Globex"), ("Globex", ""))
         run = upload(self.user, "contacts.account", data)
         run = run_import(self.user, run, batch_size=1, columns=run.columns)
-        import_revert_start(user=self.user, run=run)
-        run.refresh_from_db()
-        assert run.job_id is not None
-        job = import_revert_execute(run.job_id)
-        assert job is not None
-        assert job.result is not None
-        assert job.result["removed"] == 2
+        assert revert_import(self.user, run)["removed"] == 2
         assert not Account.objects.filter(name__in=["Initech", "Globex"]).exists()
 
     def test_retry_queries_do_not_grow_with_waiting_rows(self) -> None:
