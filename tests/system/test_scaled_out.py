@@ -96,8 +96,13 @@ def test_scheduled_work_runs_once_per_period_not_once_per_worker(cluster: Cluste
     scheduler = cluster.procs["scheduler"]
     sent = "Sending due task automation-tick"
     received = r"Task automation\.tick\[(.*?)\] received"
+
+    def received_ids() -> list[str]:
+        lines = cluster.worker_log_lines(received)
+        return [re.search(received, line).group(1) for line in lines]  # type: ignore[union-attr]
+
     sends_before = scheduler.output().count(sent)
-    received_before = len(cluster.worker_log_lines(received))
+    seen_before = set(received_ids())
     wait_for(
         lambda: scheduler.output().count(sent) >= sends_before + 4,
         timeout=60,
@@ -106,11 +111,13 @@ def test_scheduled_work_runs_once_per_period_not_once_per_worker(cluster: Cluste
     # Let the last one reach whichever worker takes it.
     time.sleep(TICK_SECONDS)
     sends = scheduler.output().count(sent) - sends_before
-    lines = cluster.worker_log_lines(received)
-    task_ids = [re.search(received, line).group(1) for line in lines]  # type: ignore[union-attr]
+    # A tick a worker had reserved when an earlier test killed it is delivered again once the
+    # broker's visibility timeout passes (at-least-once, and the tick is idempotent): such
+    # redeliveries carry an id seen before, so only the messages first seen now are counted.
+    new_ids = Counter(task_id for task_id in received_ids() if task_id not in seen_before)
     # Each period's message ran once, on one of the two workers: never once per worker.
-    assert len(set(task_ids)) == len(task_ids)
-    assert sends - 1 <= len(lines) - received_before <= sends, (sends, lines[received_before:])
+    assert all(count == 1 for count in new_ids.values()), new_ids
+    assert sends - 1 <= len(new_ids) <= sends, (sends, new_ids)
 
 
 def test_a_due_wait_is_resumed_once_although_both_workers_run_the_tick(cluster: Cluster) -> None:
