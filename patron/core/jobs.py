@@ -6,11 +6,14 @@ idempotent: a job that is already done is not run again when a message is redeli
 A running job is leased to the worker running it (renewed by each progress report), so a
 message the broker hands out again while that worker is alive (Redis redelivers unacked
 messages after its visibility timeout) backs off instead of running the job a second time
-at once; once the lease runs out (the worker died), a delivery resumes the job.
+at once; once the lease runs out (the worker died), a delivery resumes the job. A delivery
+on the machine the lease was taken on does not wait for that when the owner process is
+gone (a worker killed there and restarted): it takes the job over at once.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import socket
@@ -130,10 +133,54 @@ def _lease_length() -> timedelta:
     return timedelta(seconds=settings.PATRON_JOB_LEASE_SECONDS)
 
 
+def _this_host() -> str:
+    return socket.gethostname()[:60]
+
+
+@functools.cache
+def _pid_namespace() -> str:
+    """This process's PID namespace (its inode on Linux), "" where it cannot be read.
+
+    Containers sharing the host's network also share its hostname, yet a pid of one means
+    nothing in another: a claim compares namespaces before it trusts a pid."""
+    try:
+        return str(os.stat("/proc/self/ns/pid").st_ino)
+    except OSError:
+        return ""
+
+
 def _lease_owner() -> str:
     # Unique per claim (two deliveries in one process are two owners); host and pid say
-    # where a job runs when someone reads the row.
-    return f"{socket.gethostname()[:60]}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
+    # where a job runs when someone reads the row, and let a claim on that host see that
+    # the owner process is gone (_owner_is_dead).
+    return f"{_this_host()}:{os.getpid()}:{_pid_namespace() or '-'}:{uuid.uuid4().hex[:12]}"
+
+
+def _owner_is_dead(owner: str) -> bool:
+    """True only when ``owner`` names a process of this host and PID namespace that no
+    longer exists.
+
+    Anything else (another host or namespace, a malformed owner, a live process, one we may
+    not signal) is "cannot tell", and the lease is honoured until it runs out. A reused pid
+    can only make a dead owner look alive, which waits: safe."""
+    parts = owner.split(":")
+    if len(parts) != 4 or parts[0] != _this_host():
+        return False
+    if not _pid_namespace() or parts[2] != _pid_namespace():
+        return False
+    pid_text = parts[1]
+    if not (pid_text.isascii() and pid_text.isdigit()):
+        return False
+    pid = int(pid_text)
+    if pid == 0:  # would ask about our own process group, not the owner
+        return False
+    try:
+        os.kill(pid, 0)  # signal 0: only asks whether the process exists
+    except ProcessLookupError:
+        return True
+    except (OSError, OverflowError):  # PermissionError: it exists, under another user
+        return False
+    return False
 
 
 def job_claim(job_id: int) -> Job | None:
@@ -142,14 +189,24 @@ def job_claim(job_id: int) -> Job | None:
 
     Inside a task, a job another worker holds makes the task retry itself once that lease
     would run out: if that worker finishes, the retry is a no-op; if it died, the retry
-    resumes the job."""
+    resumes the job. A job held by a process of this machine that no longer exists (a
+    worker killed there) is taken over at once instead."""
     now = timezone.now()
     with transaction.atomic():
         job = Job.objects.select_for_update().filter(pk=job_id).first()
         if job is None or job.status in (JobStatus.DONE, JobStatus.FAILED):
             return None
         held_until = job.lease_expires_at
-        if held_until is None or held_until <= now:
+        owner_is_dead = (
+            held_until is not None and held_until > now and _owner_is_dead(job.lease_owner)
+        )
+        if owner_is_dead:
+            logger.warning(
+                "Job %s was leased to %s, whose process is gone; taking it over now",
+                job_id,
+                job.lease_owner,
+            )
+        if held_until is None or held_until <= now or owner_is_dead:
             job.status = JobStatus.RUNNING
             job.started_at = job.started_at or now
             job.lease_owner = _lease_owner()

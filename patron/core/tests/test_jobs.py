@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import logging
+import os
+import socket
+import subprocess
+import sys
 from datetime import timedelta
 from types import SimpleNamespace
 from typing import Any
@@ -13,6 +18,7 @@ from django.utils import timezone
 from patron.core.choices import JobStatus
 from patron.core.jobs import (
     JobLeaseLost,
+    _pid_namespace,
     enqueue,
     job_claim,
     job_execute,
@@ -212,6 +218,112 @@ def test_an_interrupted_worker_releases_the_job_for_the_next_delivery():
     with pytest.raises(Interrupted):
         job_execute(job.pk, interrupted)
     assert job_execute(job.pk, lambda running: {"resumed": True}) is not None
+
+
+# Longer than the 60 characters a lease owner keeps of it, so a claim must cut it alike.
+LONG_HOSTNAME = "worker-" + "x" * 70
+
+
+@pytest.fixture
+def this_host(monkeypatch) -> str:
+    """This machine's name as a lease owner records it."""
+    monkeypatch.setattr(socket, "gethostname", lambda: LONG_HOSTNAME)
+    return LONG_HOSTNAME[:60]
+
+
+@pytest.fixture
+def namespace() -> str:
+    """This process's PID namespace as a lease owner records it."""
+    return _pid_namespace()
+
+
+@pytest.fixture
+def dead_pid() -> int:
+    """The pid of a process that has exited (and been reaped): a worker killed here."""
+    process = subprocess.Popen([sys.executable, "-c", "pass"])
+    process.wait()
+    return process.pid
+
+
+def _claimed_by(owner: str) -> Job:
+    """A running job whose lease, still far from running out, was taken by ``owner``."""
+    job = Job.objects.create(kind="import")
+    claimed = job_claim(job.pk)
+    assert claimed is not None
+    Job.objects.filter(pk=job.pk).update(lease_owner=owner)
+    claimed.lease_owner = owner
+    return claimed
+
+
+def test_a_redelivery_takes_the_job_over_at_once_when_the_owner_process_is_dead(
+    this_host, namespace, dead_pid, caplog
+):
+    killed = _claimed_by(f"{this_host}:{dead_pid}:{namespace}:0123456789ab")
+    with caplog.at_level(logging.WARNING, logger="patron.core.jobs"):
+        resumed = job_claim(killed.pk)
+    assert resumed is not None
+    assert resumed.status == JobStatus.RUNNING
+    assert resumed.lease_owner.startswith(f"{this_host}:{os.getpid()}:{namespace}:")
+    assert resumed.started_at == killed.started_at
+    assert f"leased to {killed.lease_owner}, whose process is gone" in caplog.text
+    # Should the old copy still be running after all, it stops without touching the job.
+    with pytest.raises(JobLeaseLost):
+        job_progress(killed, done=1)
+    with pytest.raises(JobLeaseLost):
+        job_finish(killed, result={})
+    job_finish(resumed, result={"imported": 1})
+    killed.refresh_from_db()
+    assert killed.status == JobStatus.DONE
+
+
+def test_a_job_whose_owner_process_is_dead_is_run_at_once_by_the_redelivered_task(
+    this_host, namespace, dead_pid
+):
+    killed = _claimed_by(f"{this_host}:{dead_pid}:{namespace}:0123456789ab")
+    assert job_execute(killed.pk, lambda running: {"imported": 1}) is not None
+    killed.refresh_from_db()
+    assert (killed.status, killed.result) == (JobStatus.DONE, {"imported": 1})
+
+
+@pytest.mark.parametrize(
+    "owner",
+    [
+        pytest.param("{host}:{own_pid}:{ns}:0123456789ab", id="owner-alive"),
+        pytest.param("other-machine:{dead_pid}:{ns}:0123456789ab", id="another-host"),
+        # A container sharing the host's name: its pids mean nothing here.
+        pytest.param("{host}:{dead_pid}:1{ns}:0123456789ab", id="another-pid-namespace"),
+        pytest.param("{host}:{dead_pid}:-:0123456789ab", id="namespace-unknown"),
+        pytest.param("{host}:{dead_pid}:0123456789ab", id="before-namespaces"),
+        pytest.param("{host}:{dead_pid}", id="no-claim-part"),
+        pytest.param("{host}:{dead_pid}:{ns}:0123456789ab:extra", id="too-many-parts"),
+        pytest.param("{host}:pid{dead_pid}:{ns}:0123456789ab", id="pid-not-a-number"),
+        pytest.param("{host}:-{dead_pid}:{ns}:0123456789ab", id="negative-pid"),
+        pytest.param("{host}:0:{ns}:0123456789ab", id="pid-zero"),
+        pytest.param("{host}:9999999999:{ns}:0123456789ab", id="pid-out-of-range"),
+        pytest.param("", id="empty"),
+    ],
+)
+def test_a_redelivery_waits_for_the_lease_when_it_cannot_tell_the_owner_is_dead(
+    this_host, namespace, dead_pid, owner
+):
+    held = _claimed_by(
+        owner.format(host=this_host, own_pid=os.getpid(), dead_pid=dead_pid, ns=namespace)
+    )
+    assert job_claim(held.pk) is None
+    fresh = Job.objects.get(pk=held.pk)
+    assert (fresh.lease_owner, fresh.lease_expires_at) == (held.lease_owner, held.lease_expires_at)
+    job_progress(held, done=1)  # the owner keeps its lease
+
+
+def test_a_live_owner_under_another_user_is_not_taken_over(
+    this_host, namespace, dead_pid, monkeypatch
+):
+    def not_permitted(pid: int, signal: int) -> None:
+        raise PermissionError(1, "Operation not permitted")
+
+    held = _claimed_by(f"{this_host}:{dead_pid}:{namespace}:0123456789ab")
+    monkeypatch.setattr(os, "kill", not_permitted)
+    assert job_claim(held.pk) is None
 
 
 def test_progress_is_saved_and_shown_as_percent():
