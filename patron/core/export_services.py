@@ -15,10 +15,10 @@ from django.http import QueryDict
 from patron.core.api.pagination import filter_rows, sort_columns
 from patron.core.choices import Action
 from patron.core.exceptions import PermissionDenied, ValidationFailed
-from patron.core.exports import EXPORT_FORMATS, ExportSpec, export_spec, exportable_types
+from patron.core.exports import EXPORT_FORMATS, default_sort_key, export_spec, exportable_types
 from patron.core.jobs import job_start
 from patron.core.models import Job
-from patron.core.record_pages import EXPORT_TASK, object_ui
+from patron.core.record_pages import EXPORT_TASK
 from patron.core.visibility import hidden_field_names
 
 FilterValue = str | int | float | bool
@@ -29,14 +29,6 @@ def _as_text(value: FilterValue) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     return str(value)
-
-
-def _default_sort(spec: ExportSpec) -> str:
-    """The list's own default sort (as on its page and API list), else the export's first."""
-    ui = object_ui(spec.model.object_type())
-    if ui is not None and ui.default_sort in spec.sorts:
-        return ui.default_sort
-    return next(iter(spec.sorts))
 
 
 def export_start(
@@ -67,7 +59,8 @@ def export_start(
             errors={"format": [f"Choose one of: {', '.join(EXPORT_FORMATS)}."]},
         )
     hidden = hidden_field_names(user, spec.model)
-    sort_key, _columns = sort_columns(sort, spec.sorts, _default_sort(spec), hidden=hidden)
+    default = default_sort_key(spec, hidden)
+    sort_key, _columns = sort_columns(sort, spec.sorts, default, hidden=hidden)
     params = {name: _as_text(value) for name, value in filters.items()}
     try:
         filter_rows(

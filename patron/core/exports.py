@@ -20,7 +20,7 @@ import csv
 import datetime
 import logging
 import tempfile
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping, Set
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -85,6 +85,39 @@ def export_spec(object_type: str) -> ExportSpec | None:
 def exportable_types() -> list[str]:
     """The object types with a registered export, sorted (to name them in errors)."""
     return sorted(_SPECS)
+
+
+def _orders_by_hidden(columns: tuple[str, ...], hidden: Set[str]) -> bool:
+    return any(column.lstrip("-") in hidden for column in columns)
+
+
+def chosen_sort(
+    sorts: Mapping[str, tuple[str, ...]], requested: str, default: str, hidden: Set[str]
+) -> str:
+    """The sort key a list uses: ``requested`` if it is one of ``sorts``, else ``default``;
+    either is passed over when it orders by a field in ``hidden`` (the order would reveal
+    the field's values), for the first of ``sorts`` that orders by none."""
+    for key in (requested, default):
+        if key in sorts and not _orders_by_hidden(sorts[key], hidden):
+            return key
+    return next(
+        (key for key, columns in sorts.items() if not _orders_by_hidden(columns, hidden)),
+        default,
+    )
+
+
+def default_sort_key(spec: ExportSpec, hidden: Set[str] = frozenset()) -> str:
+    """The sort an export of ``spec`` falls back to, as its list does: the list's own default
+    sort (its page's and API list's), else the export's first sort; passed over, as on the
+    page, when it orders by a field in ``hidden``."""
+    # record_pages imports this module, so its registry is looked up only when needed.
+    from patron.core.record_pages import object_ui
+
+    ui = object_ui(spec.model.object_type())
+    default = next(iter(spec.sorts))
+    if ui is not None and ui.default_sort in spec.sorts:
+        default = ui.default_sort
+    return chosen_sort(spec.sorts, "", default, hidden)
 
 
 def record_export(
@@ -192,10 +225,8 @@ def export_rows(
     visible = [d for d in definitions_for(model.object_type()) if f"custom.{d.key}" not in hidden]
     rows = apply_custom_filters(filterset.qs, visible, params)
     rows, _check = apply_quality_filter(rows, model.object_type(), params)
-    default = next(iter(spec.sorts.values()))
-    order = spec.sorts.get(params.get("sort", ""), default)
-    if any(name.lstrip("-") in hidden for name in order):
-        order = default
+    sort = chosen_sort(spec.sorts, params.get("sort", ""), default_sort_key(spec, hidden), hidden)
+    order = spec.sorts[sort]
     ordering = api_ordering(model, order) if api_order else page_ordering(model, order)
     return rows.order_by(*ordering)
 

@@ -36,7 +36,7 @@ from patron.core.exceptions import (
     ValidationFailed,
     VersionConflict,
 )
-from patron.core.exports import EXPORT_FORMATS
+from patron.core.exports import EXPORT_FORMATS, chosen_sort
 from patron.core.filters import FilterContext, refuse_huge_numbers
 from patron.core.forms import RecordForm
 from patron.core.jobs import job_start
@@ -351,10 +351,7 @@ class RecordPages:
         params = request.GET
         # Filtering or sorting by a field hidden from the user would reveal its values.
         filterset, rows = filtered_queryset(ui, user, params, visible_custom)
-        sort = params.get("sort", "")
-        sort_fields = {name.lstrip("-") for name in ui.sorts.get(sort, ())}
-        if sort not in ui.sorts or sort_fields & hidden:
-            sort = ui.default_sort
+        sort = chosen_sort(ui.sorts, params.get("sort", ""), ui.default_sort, hidden)
         chosen = set(params.getlist("col"))
         custom_columns = [
             Column(f"custom.{d.key}", d.label) for d in visible_custom if d.key in chosen

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
@@ -16,7 +17,7 @@ from patron.contacts.models import Account
 from patron.contacts.services import account_create, contact_create
 from patron.core.api.testing import assert_problem
 from patron.core.choices import JobStatus, SecurityEventKind
-from patron.core.exports import export_csv_run, export_rows, export_spec
+from patron.core.exports import chosen_sort, export_csv_run, export_rows, export_spec
 from patron.core.models import (
     FieldPermission,
     IdempotencyRecord,
@@ -111,6 +112,38 @@ def test_export_sorted_on_a_column_with_empty_values_keeps_each_lists_order(admi
     assert spec is not None
     page_rows = export_rows(spec, admin_user, f"sort={sort}")
     assert [account.name for account in page_rows][-1] == "Bare"
+
+
+def test_export_sorted_on_a_hidden_field_comes_out_in_the_lists_default_order(rep):
+    # An export whose first sort is not its list's default (as leads and quotes have):
+    # a sort on revenue, hidden from reps, fell back to that first sort (newest first)
+    # while the accounts page falls back to its own default, by name.
+    spec = export_spec("contacts.account")
+    assert spec is not None
+    newest_first = replace(spec, sorts={"-created": ("-created_at", "-id"), **spec.sorts})
+    for name in ("Mike", "Alpha", "Zulu"):
+        account_create(user=rep, name=name)
+    client = Client()
+    client.force_login(rep)
+    page = client.get("/accounts/", {"sort": "revenue"}).context["page"]
+
+    rows = export_rows(newest_first, rep, "sort=revenue")
+
+    assert [account.name for account in rows] == [account.name for account in page.rows]
+    assert [account.name for account in rows] == ["Alpha", "Mike", "Zulu"]
+
+
+def test_default_sort_on_a_hidden_field_gives_way_to_the_first_sort_on_visible_ones():
+    sorts = {
+        "revenue": ("annual_revenue", "id"),
+        "name": ("name", "id"),
+        "created": ("created_at", "id"),
+    }
+    hidden = frozenset({"annual_revenue"})
+
+    assert chosen_sort(sorts, "", "revenue", hidden) == "name"
+    assert chosen_sort(sorts, "revenue", "created", hidden) == "created"
+    assert chosen_sort(sorts, "unknown", "revenue", frozenset()) == "revenue"
 
 
 def test_start_answers_202_with_the_queued_job_and_its_location(rep_api):
