@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime
 from typing import Any
 
-from django.http import HttpRequest, StreamingHttpResponse
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.utils.http import content_disposition_header
 from ninja import Router, Schema, Status
 from ninja.params import Query
@@ -20,6 +20,7 @@ from patron.core.exceptions import RecordNotFound, ValidationFailed
 from patron.core.importing import import_specs
 from patron.data_exchange.choices import ImportMode
 from patron.data_exchange.import_filters import DEFAULT_SORT, IMPORT_SORTS, ImportRunFilter
+from patron.data_exchange.import_mapping_filters import MAPPING_SORTS
 from patron.data_exchange.import_services import (
     _spec,
     import_configure,
@@ -38,6 +39,11 @@ from patron.data_exchange.import_services import (
 from patron.data_exchange.models import ImportMapping, ImportRun
 
 router = Router(tags=["data management"])
+
+# The saved mappings list was one body of at most 500 before it paged; the default keeps it.
+MAPPING_PAGE_MAX = 500
+# The order the list always had: object type, then name (unique per object type).
+MAPPING_API_SORT = "object"
 
 
 class FieldOut(Schema):
@@ -382,19 +388,68 @@ def import_revert_api(request: HttpRequest, run_id: int) -> Status[dict[str, Any
     return Status(202, _run_out(run))
 
 
+class MappingPageParams(Schema):
+    limit: int = Field(
+        MAPPING_PAGE_MAX,
+        ge=1,
+        le=MAPPING_PAGE_MAX,
+        description=f"Mappings per page (1 to {MAPPING_PAGE_MAX}).",
+    )
+    cursor: str | None = Field(
+        None,
+        description="The cursor of the previous page's `Link: <…>; rel=\"next\"` URL; leave "
+        "out for the first page.",
+    )
+    object_type: str | None = None
+
+
 @router.get(
     "/data/import-mappings",
-    response={200: list[SavedMappingOut], **problem_responses(401)},
+    response={200: list[SavedMappingOut], **problem_responses(400, 401)},
     summary="Saved import mappings",
     operation_id="import_mapping_list",
+    description=(
+        "The saved mappings of the object types you may import, by object type, then name. "
+        "The body is a plain list; when more mappings follow, the response has a "
+        '`Link: <URL>; rel="next"` header (RFC 8288) whose URL gives the next page '
+        f"(`cursor`). `limit` defaults to {MAPPING_PAGE_MAX}. A cursor that was altered is "
+        "refused with 400 naming `cursor`."
+    ),
+    openapi_extra={
+        "responses": {
+            200: {
+                "headers": {
+                    "Link": {
+                        "description": 'The next page\'s URL as `<URL>; rel="next"`; absent '
+                        "on the last page.",
+                        "schema": {"type": "string"},
+                    }
+                }
+            }
+        }
+    },
 )
-def mapping_list(request: HttpRequest, object_type: str | None = None) -> list[dict[str, Any]]:
+def mapping_list(
+    request: HttpRequest, params: Query[MappingPageParams], response: HttpResponse
+) -> list[dict[str, Any]]:
     user = request_user(request)
     allowed = [s.object_type for s in import_specs() if s.may_import(user)]
-    mappings = ImportMapping.objects.filter(object_type__in=allowed).order_by("object_type", "name")
-    if object_type:
-        mappings = mappings.filter(object_type=object_type)
-    return [_mapping_out(m, user) for m in mappings[:500]]
+    mappings = ImportMapping.objects.filter(object_type__in=allowed)
+    if params.object_type:
+        mappings = mappings.filter(object_type=params.object_type)
+    rows, next_cursor = keyset_page(
+        mappings,
+        sort=MAPPING_API_SORT,
+        columns=MAPPING_SORTS[MAPPING_API_SORT],
+        limit=params.limit,
+        cursor=params.cursor,
+    )
+    if next_cursor:
+        query = request.GET.copy()
+        query["cursor"] = next_cursor
+        next_url = request.build_absolute_uri(f"{request.path}?{query.urlencode()}")
+        response["Link"] = f'<{next_url}>; rel="next"'
+    return [_mapping_out(m, user) for m in rows]
 
 
 def _mapping(request: HttpRequest, mapping_id: int) -> ImportMapping:

@@ -11,6 +11,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import TestCase
 
+from patron.core.api.testing import assert_problem
 from patron.core.exceptions import PermissionDenied
 from patron.core.testing import assert_max_queries, grant
 from patron.data_exchange import import_views
@@ -218,6 +219,14 @@ def _href(html: str, rel: str) -> str:
     return unescape(found[0]) if found else ""
 
 
+def _importer() -> Any:
+    """A user whose role may read and import contacts and leads."""
+    role = role_create(name="Importer")
+    grant(role, "contacts.contact", "read", "import")
+    grant(role, "leads.lead", "read", "import")
+    return User.objects.create_user("ann@example.com", "pw", role=role, full_name="Ann Lee")
+
+
 class MappingListTests(TestCase):
     """The saved-mappings page: keyset pages, a filter by object type, sorted by name."""
 
@@ -226,12 +235,7 @@ class MappingListTests(TestCase):
 
     @classmethod
     def setUpTestData(cls) -> None:
-        role = role_create(name="Importer")
-        grant(role, "contacts.contact", "read", "import")
-        grant(role, "leads.lead", "read", "import")
-        cls.user = User.objects.create_user(
-            "ann@example.com", "pw", role=role, full_name="Ann Lee"
-        )
+        cls.user = _importer()
         count = import_views.PAGE_SIZE + 5
         cls.names = [f"Contacts {i:02d}" for i in range(count)]
         ImportMapping.objects.bulk_create(
@@ -289,3 +293,83 @@ class MappingListTests(TestCase):
         renamed = self.client.post(rename, {"name": "Contacts zz"})
         assert renamed.status_code == 302
         assert renamed["Location"] == f"/data/imports/mappings/?{query}"
+
+
+def _next_link(response: Any) -> str:
+    """The URL of the response's ``Link: <URL>; rel="next"`` header, or "" without one."""
+    found = re.fullmatch(r'<([^>]+)>; rel="next"', response.get("Link", ""))
+    return found.group(1) if found else ""
+
+
+class MappingApiPagingTests(TestCase):
+    """The saved-mappings API list: still a plain list, paged by ``limit`` and ``cursor``
+    with the next page in a Link header."""
+
+    user: Any
+    names: list[str]
+
+    @classmethod
+    def setUpTestData(cls) -> None:
+        cls.user = _importer()
+        contacts = [f"Contacts {i}" for i in range(4)]
+        ImportMapping.objects.bulk_create(
+            [ImportMapping(object_type="leads.lead", name="Leads", created_by=cls.user)]
+            + [
+                ImportMapping(object_type="contacts.contact", name=name, created_by=cls.user)
+                for name in reversed(contacts)
+            ]
+            # An object type the user may not import is never listed.
+            + [ImportMapping(object_type="orders.product", name="Products")]
+        )
+        # By object type, then name, as the list has always been.
+        cls.names = [*contacts, "Leads"]
+
+    def setUp(self) -> None:
+        self.client.force_login(self.user)
+        # The first request after logging in also saves the session; count from the second.
+        self.client.get("/api/v1/data/import-mappings?object_type=leads.lead")
+
+    def test_pages_of_two_walk_every_mapping_once_in_order_with_a_next_link(self) -> None:
+        url = "/api/v1/data/import-mappings?limit=2"
+        pages: list[list[str]] = []
+        links: list[str] = []
+        while url:
+            with self.assertNumQueries(4):
+                response = self.client.get(url)
+            assert response.status_code == 200
+            pages.append([mapping["name"] for mapping in response.json()])
+            url = _next_link(response)
+            links.append(url)
+        assert pages == [self.names[0:2], self.names[2:4], self.names[4:]]
+        base = "http://testserver/api/v1/data/import-mappings?"
+        assert all(link.startswith(base) for link in links[:-1])
+        assert links[-1] == ""
+
+    def test_next_link_keeps_the_object_type_filter(self) -> None:
+        url = "/api/v1/data/import-mappings?object_type=contacts.contact&limit=3"
+        first = self.client.get(url)
+        second = self.client.get(_next_link(first))
+        assert "object_type=contacts.contact" in _next_link(first)
+        assert [m["name"] for m in first.json() + second.json()] == self.names[:4]
+        assert _next_link(second) == ""
+
+    def test_without_limit_every_mapping_comes_in_one_list_without_a_link(self) -> None:
+        response = self.client.get("/api/v1/data/import-mappings")
+        assert [mapping["name"] for mapping in response.json()] == self.names
+        assert "Link" not in response
+        exactly = self.client.get(f"/api/v1/data/import-mappings?limit={len(self.names)}")
+        assert [mapping["name"] for mapping in exactly.json()] == self.names
+        assert "Link" not in exactly
+
+    def test_altered_cursor_is_refused_with_400_naming_the_cursor(self) -> None:
+        link = _next_link(self.client.get("/api/v1/data/import-mappings?limit=2"))
+        cursor = link.split("cursor=", 1)[1]
+        for bad in (cursor[:-2] + "xx", "not-a-cursor"):
+            response = self.client.get(f"/api/v1/data/import-mappings?limit=2&cursor={bad}")
+            problem = assert_problem(response, 400, "cursor")
+            assert "The cursor is not valid" in problem["detail"]
+
+    def test_limit_outside_1_to_500_is_refused_with_422_naming_it(self) -> None:
+        for limit in ("0", "501", "many"):
+            response = self.client.get(f"/api/v1/data/import-mappings?limit={limit}")
+            assert_problem(response, 422, "limit")
