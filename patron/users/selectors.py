@@ -1,6 +1,7 @@
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
 from django.apps import apps
 from django.core.exceptions import FieldDoesNotExist
@@ -17,7 +18,9 @@ from patron.core.models import (
 )
 from patron.core.org import org_settings
 from patron.core.visibility import AccessProfile
-from patron.users.models import Role, Team, User
+from patron.users.models import ApiToken, Role, Team, User
+
+M = TypeVar("M", bound=Model)
 
 _PERMISSION_COLUMNS = {
     Action.CREATE: "can_create",
@@ -198,3 +201,64 @@ def managers_of(user_id: int) -> list[User]:
     return list(
         User.objects.filter(role_id=user.role.parent_id, is_active=True).order_by("full_name", "id")
     )
+
+
+def _loaded_columns(model: type[Model], alias: str, quote: Callable[[str], str]) -> list[str]:
+    return [f"{alias}.{quote(field.column)}" for field in model._meta.concrete_fields]
+
+
+def _token_sql(quote: Callable[[str], str]) -> str:
+    """The token with its user and the user's role, by prefix, in one statement.
+
+    Written out rather than built with the ORM: compiling the three models' select took
+    three quarters of the look-up, on every API request (issue 8)."""
+    columns = ", ".join(
+        _loaded_columns(ApiToken, "t", quote)
+        + _loaded_columns(User, "u", quote)
+        + _loaded_columns(Role, "r", quote)
+    )
+    token_user = ApiToken._meta.get_field("user").column
+    user_role = User._meta.get_field("role").column
+    # Only identifiers are spliced in; the prefix is a parameter.
+    return (
+        f"SELECT {columns} FROM {quote(ApiToken._meta.db_table)} t"  # noqa: S608
+        f" INNER JOIN {quote(User._meta.db_table)} u ON u.{quote('id')} = t.{quote(token_user)}"
+        f" LEFT OUTER JOIN {quote(Role._meta.db_table)} r"
+        f" ON r.{quote('id')} = u.{quote(user_role)}"
+        f" WHERE t.{quote('prefix')} = %s"
+    )
+
+
+def _from_row(model: type[M], alias: str, values: Sequence[Any], connection: Any) -> M:
+    """An instance of ``model`` from its concrete columns' raw ``values``, converted as the
+    ORM converts them (SQLite's text datetimes, JSON columns)."""
+    fields = model._meta.concrete_fields
+    converted = []
+    for field, value in zip(fields, values, strict=True):
+        column = field.get_col(alias)
+        for converter in [
+            *connection.ops.get_db_converters(column),
+            *column.get_db_converters(connection),
+        ]:
+            value = converter(value, column, connection)
+        converted.append(value)
+    return model.from_db(connection.alias, [field.attname for field in fields], converted)
+
+
+def api_token_with_user(prefix: str) -> ApiToken | None:
+    """The API token whose prefix is ``prefix``, its user and their role loaded with it."""
+    connection = connections[router.db_for_read(ApiToken)]
+    with connection.cursor() as cursor:
+        cursor.execute(_token_sql(connection.ops.quote_name), [prefix])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    token_width, user_width = len(ApiToken._meta.concrete_fields), len(User._meta.concrete_fields)
+    token = _from_row(ApiToken, "t", row[:token_width], connection)
+    user = _from_row(User, "u", row[token_width : token_width + user_width], connection)
+    role_values = row[token_width + user_width :]
+    user.role = (
+        None if user.role_id is None else _from_row(Role, "r", role_values, connection)
+    )
+    token.user = user
+    return token

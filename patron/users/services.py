@@ -36,7 +36,12 @@ from patron.core.models import (
 from patron.core.org import org_settings
 from patron.users import twofactor
 from patron.users.models import ApiToken, Role, Team, User
-from patron.users.selectors import business_object_types, sensitive_fields, two_factor_required
+from patron.users.selectors import (
+    api_token_with_user,
+    business_object_types,
+    sensitive_fields,
+    two_factor_required,
+)
 
 # Token scopes are "<area>:read" or "<area>:write"; write implies read.
 TOKEN_AREAS = (
@@ -285,7 +290,7 @@ def token_authenticate(secret: str) -> ApiToken | None:
     if not secret.startswith(TOKEN_PREFIX):
         return None
     prefix = secret[len(TOKEN_PREFIX) :].split("_", 1)[0]
-    token = ApiToken.objects.select_related("user", "user__role").filter(prefix=prefix).first()
+    token = api_token_with_user(prefix)
     if token is None or not secrets.compare_digest(token.token_hash, _hash_token(secret)):
         return None
     return token

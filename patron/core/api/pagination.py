@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime
 import decimal
+import functools
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Generic, TypeVar
 
@@ -179,8 +180,13 @@ def keyset_page(
         return rows, None
     rows = rows[:limit]
     last = rows[-1]
-    next_cursor = encode_cursor(sort, [getattr(last, c.lstrip("-")) for c in columns])
+    next_cursor = encode_cursor(sort, [_value(last, c.lstrip("-")) for c in columns])
     return rows, next_cursor
+
+
+def _value(row: Any, name: str) -> Any:
+    """A column of a model instance, or of a row read with ``values()``."""
+    return row[name] if isinstance(row, dict) else getattr(row, name)
 
 
 def sort_columns(
@@ -236,7 +242,9 @@ def filter_rows(
                 for name in unknown
             },
         )
-    filterset = filterset_class(data=params, queryset=queryset, request=FilterContext(user=user))
+    # django-filter is untyped, so mypy cannot see that a class is hashable.
+    narrowed = _with_filters(filterset_class, frozenset(params))  # type: ignore[arg-type]
+    filterset = narrowed(data=params, queryset=queryset, request=FilterContext(user=user))
     refuse_huge_numbers(filterset)
     if not filterset.is_valid():
         errors = {
@@ -248,6 +256,28 @@ def filter_rows(
         )
     result: QuerySet[M] = filterset.qs
     return result
+
+
+@functools.lru_cache(maxsize=512)
+def _with_filters(
+    filterset_class: type[django_filters.FilterSet], names: frozenset[str]
+) -> type[django_filters.FilterSet]:
+    """``filterset_class`` holding only the filters ``names``: a filter given no value leaves
+    the rows as they are, yet django-filter copies every filter and builds its form field on
+    each request (a sixth of an API list's time, issue 8). Overrides of ``filter_queryset``
+    still run, and read absent filters as None from ``form.cleaned_data``. A FilterSet with
+    an ``__init__`` of its own may reach for any of its filters there, so it keeps them all."""
+    if filterset_class.__init__ is not django_filters.FilterSet.__init__:
+        return filterset_class
+    narrowed: type[django_filters.FilterSet] = type(
+        filterset_class.__name__, (filterset_class,), {"__module__": filterset_class.__module__}
+    )
+    narrowed.base_filters = {
+        name: filter_
+        for name, filter_ in filterset_class.base_filters.items()
+        if name in names
+    }
+    return narrowed
 
 
 def page_body(items: Iterable[Any], next_cursor: str | None) -> dict[str, Any]:

@@ -5,13 +5,16 @@ from __future__ import annotations
 import datetime
 
 import pytest
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from patron.contacts.models import Account
 from patron.core.api.testing import assert_problem
 from patron.users.models import ApiToken
-from patron.users.services import token_create, token_revoke
+from patron.users.selectors import api_token_with_user
+from patron.users.services import token_authenticate, token_create, token_revoke
 
 pytestmark = pytest.mark.django_db
 
@@ -124,3 +127,34 @@ def test_another_authorization_scheme_leaves_the_session_in_charge(rep):
     client = Client(headers={"Authorization": "Basic cHJveHk6cGFzcw=="})
     client.force_login(rep)
     assert client.get("/api/v1/accounts").status_code == 200
+
+
+def test_the_token_look_up_loads_the_token_its_user_and_role_as_the_orm_would(rep):
+    token, secret = token_create(user=rep, name="t", scopes=["contacts:read", "users:read"])
+    expires = timezone.now() + datetime.timedelta(days=3)
+    ApiToken.objects.filter(pk=token.pk).update(expires_at=expires)
+    expected = ApiToken.objects.select_related("user", "user__role").get(pk=token.pk)
+    with CaptureQueriesContext(connection) as queries:
+        found = api_token_with_user(token.prefix)
+        assert found is not None
+        assert found.user.role == expected.user.role
+    assert len(queries) == 1
+    for instance, orm in ((found, expected), (found.user, expected.user)):
+        assert [getattr(instance, f.attname) for f in type(orm)._meta.concrete_fields] == [
+            getattr(orm, f.attname) for f in type(orm)._meta.concrete_fields
+        ]
+    assert found.scopes == ["contacts:read", "users:read"]
+    assert found.expires_at == expires
+    assert not found._state.adding
+    assert token_authenticate(secret) == found
+
+
+def test_the_token_look_up_gives_a_user_without_a_role_none_and_an_unknown_prefix_nothing(rep):
+    rep.role = None
+    rep.save(update_fields=["role"])
+    token, _secret = token_create(user=rep, name="t", scopes=["contacts:read"])
+    found = api_token_with_user(token.prefix)
+    assert found is not None
+    assert found.user == rep
+    assert found.user.role is None
+    assert api_token_with_user("nothing") is None

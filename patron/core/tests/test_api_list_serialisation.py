@@ -15,7 +15,9 @@ from django.test import Client
 from django.urls import get_resolver
 from ninja.responses import NinjaJSONEncoder
 
+from patron.contacts.models import Contact
 from patron.contacts.services import contact_create
+from patron.core.api.records import record_columns, record_data, row_data, row_values
 from patron.core.api.resources import RecordResource, record_resources, renders_as_is
 from patron.users.services import token_create
 
@@ -96,3 +98,18 @@ def test_a_listed_contact_equals_the_same_contact_read_alone(rep):
     listed = client.get("/api/v1/contacts").json()
     assert listed["items"] == [client.get(f"/api/v1/contacts/{contact.pk}").json()]
     assert listed["next_cursor"] is None
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("hidden", [frozenset(), frozenset({"birthdate", "custom.secret"})])
+def test_a_list_row_read_as_values_is_what_record_data_makes_of_the_record(rep, hidden):
+    contact = contact_create(user=rep, first_name="Ada", last_name="Lovelace")
+    Contact.objects.filter(pk=contact.pk).update(
+        birthdate=datetime.date(1815, 12, 10), custom={"tier": "gold", "secret": "x"}
+    )
+    resource = next(r for r in record_resources() if r.prefix == "/contacts")
+    row = Contact.objects.filter(pk=contact.pk).values(*row_values(Contact, resource.fields)).get()
+    columns = record_columns(Contact, resource.fields)
+    expected = record_data(Contact.objects.get(pk=contact.pk), resource.fields, hidden)
+    assert row_data(row, columns, hidden) == expected
+    assert ("birthdate" in expected) is not ("birthdate" in hidden)
