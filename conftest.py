@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from pytest_django import DjangoDbBlocker
@@ -53,6 +54,34 @@ def django_db_setup(
     if not keepdb:
         with django_db_blocker.unblock():
             teardown_databases(created, verbosity=verbosity)
+
+
+@pytest.fixture(autouse=True)
+def _forget_compiled_visibility() -> Iterator[None]:
+    """Visibility and search keep compiled SQL per process under the access profile's
+    content; a test that replaces a visibility rule must not hand its SQL to the next test."""
+    from patron.core.search import forget_compiled_visibility
+    from patron.core.visibility import forget_compiled_conditions
+
+    yield
+    forget_compiled_visibility()
+    forget_compiled_conditions()
+
+
+@pytest.fixture
+def rule_builds(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The object types whose visibility predicates were built from the rules, in order."""
+    from patron.core import visibility
+
+    calls: list[str] = []
+    build = visibility._compile
+
+    def counting(model: Any, profile: Any, action: str) -> Any:
+        calls.append(model._meta.label_lower)
+        return build(model, profile, action)
+
+    monkeypatch.setattr(visibility, "_compile", counting)
+    return calls
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:

@@ -19,11 +19,11 @@ class RecordQuerySet(models.QuerySet[_M]):
         Asking for rows to change is a write path, like ``can_access``: it forgets the
         per-request answers pages remembered, so none outlives the write.
         """
-        from patron.core.visibility import forget_access_checks, visibility_filter
+        from patron.core.visibility import forget_access_checks, visibility_condition
 
         if action in (Action.UPDATE, Action.DELETE):
             forget_access_checks(user)
-        condition = visibility_filter(self.model, user, action)
+        condition = visibility_condition(self.model, user, action, self.db)
         if condition is None:
             return self
         return self.filter(condition)

@@ -19,9 +19,11 @@ from patron.contacts.services import (
     contact_delete,
 )
 from patron.core import search, visibility
+from patron.core.choices import ShareAccess
 from patron.core.models import SearchEntry
+from patron.core.sharing import share_grant
 from patron.core.testing import assert_max_queries
-from patron.users.models import User
+from patron.users.models import Team, User
 from patron.users.tests.factories import UserFactory, make_role
 
 pytestmark = pytest.mark.django_db
@@ -430,3 +432,38 @@ def test_type_whose_rules_select_nothing_is_left_out_of_the_check(rep, acme, ana
 
     monkeypatch.setattr(visibility, "visibility_filter", nothing_for_accounts)
     assert titles(search.search(fresh(rep), "acme")) == ["Anastasia Lee"]
+
+
+def test_a_later_search_with_the_same_access_reuses_the_compiled_rules(rep, acme, ana, rule_builds):
+    assert titles(search.search(fresh(rep), "acme")) == ["Acme Corporation", "Anastasia Lee"]
+    assert rule_builds
+    rule_builds.clear()
+    # A new request reads the profile afresh; unchanged, it builds no rules.
+    assert titles(search.search(fresh(rep), "acme")) == ["Acme Corporation", "Anastasia Lee"]
+    assert rule_builds == []
+
+
+def test_a_change_of_access_applies_to_the_next_search_at_once(
+    rep, other_rep, manager, acme, ana
+):
+    assert search.search(fresh(other_rep), "acme") == []
+    team = Team.objects.create(name="Acme deal")
+    team.members.add(other_rep)
+    Account.objects.filter(pk=acme.pk).update(team=team)
+    assert titles(search.search(fresh(other_rep), "acme")) == ["Acme Corporation"]
+    # A share is a row the compiled SQL reads when it runs, not part of it.
+    share_grant(user=rep, record=ana, grantee_user=other_rep, access=ShareAccess.READ)
+    assert titles(search.search(fresh(other_rep), "acme")) == ["Acme Corporation", "Anastasia Lee"]
+    team.members.remove(other_rep)
+    assert titles(search.search(fresh(other_rep), "acme")) == ["Anastasia Lee"]
+    # Given the manager's role, above the owner's, the hierarchy takes over.
+    User.objects.filter(pk=other_rep.pk).update(role=manager.role)
+    visible = titles(search.search(fresh(other_rep), "acme"))
+    assert visible == ["Acme Corporation", "Anastasia Lee"]
+
+
+def test_compiled_rules_kept_are_bounded(rep, other_rep, manager, acme, monkeypatch):
+    monkeypatch.setattr(search, "READABLE_SQL_CACHE_SIZE", 2)
+    for user in (rep, other_rep, manager):
+        search.search(fresh(user), "acme")
+    assert len(search._readable_sql_cache) == 2
