@@ -27,8 +27,6 @@ from __future__ import annotations
 
 import math
 import re
-import threading
-from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -40,6 +38,7 @@ from django.db.models import Case, Expression, F, Subquery, Value, When
 from django.db.models.expressions import RawSQL
 
 from patron.core.choices import Action
+from patron.core.memo import RecentlyUsed
 from patron.core.models import SearchEntry
 from patron.core.visibility import Principal
 
@@ -362,17 +361,14 @@ def _best(
 
 
 _CompiledReadable = tuple[str, tuple[Any, ...]] | None
-# Compiled readable SELECTs by (database, content type, access profile content), most
-# recently used last; a few hundred users' worth of the largest (activities') is a few MB.
-READABLE_SQL_CACHE_SIZE = 512
-_readable_sql_cache: OrderedDict[tuple[Any, ...], _CompiledReadable] = OrderedDict()
-_readable_sql_lock = threading.Lock()
+# Compiled readable SELECTs by (database, content type, access profile content); a few
+# hundred users' worth of the largest (activities') is a few MB.
+_readable_sql_cache: RecentlyUsed[_CompiledReadable] = RecentlyUsed(512)
 
 
 def forget_compiled_visibility() -> None:
     """Drop every compiled readable SELECT (for tests that replace visibility rules)."""
-    with _readable_sql_lock:
-        _readable_sql_cache.clear()
+    _readable_sql_cache.clear()
 
 
 class _VisibilityChecker:
@@ -399,10 +395,9 @@ class _VisibilityChecker:
             content_type_id,
             self.user.access_profile().content_key(),
         )
-        with _readable_sql_lock:
-            if key in _readable_sql_cache:
-                _readable_sql_cache.move_to_end(key)
-                return _readable_sql_cache[key]
+        kept, known = _readable_sql_cache.get(key)
+        if kept:
+            return known
         model = self.types_by_ct[content_type_id].model
         readable = (
             model._default_manager.visible_to(self.user)  # type: ignore[attr-defined]
@@ -415,10 +410,7 @@ class _VisibilityChecker:
             compiled = readable.query.sql_with_params()
         except EmptyResultSet:
             compiled = None
-        with _readable_sql_lock:
-            _readable_sql_cache[key] = compiled
-            while len(_readable_sql_cache) > READABLE_SQL_CACHE_SIZE:
-                _readable_sql_cache.popitem(last=False)
+        _readable_sql_cache.put(key, compiled)
         return compiled
 
     def readable(self, rows: Sequence[_Row]) -> set[tuple[int, int]]:

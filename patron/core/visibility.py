@@ -12,8 +12,6 @@ so processes and requests share nothing and a new request starts afresh.
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -26,6 +24,7 @@ from django.db.models.sql import Query
 
 from patron.core.choices import Action, FieldAccess, OrgWideAccess, ShareAccess
 from patron.core.exceptions import PermissionDenied
+from patron.core.memo import RecentlyUsed
 
 
 class Principal(Protocol):
@@ -202,19 +201,16 @@ class CompiledCondition(Expression):
 
 
 # What visible_to places in a query, by (database, object type, action, profile content):
-# a compiled condition, _ALL (no restriction) or _UNCOMPILED (use the Q). Most recently used
-# last; bounded, since a process serves many users.
-COMPILED_CONDITIONS_SIZE = 2048
+# a compiled condition, _ALL (no restriction) or _UNCOMPILED (use the Q). Bounded, since a
+# process serves many users.
 _ALL = "all"
 _UNCOMPILED = "uncompiled"
-_compiled_conditions: OrderedDict[tuple[Any, ...], CompiledCondition | str] = OrderedDict()
-_compiled_lock = threading.Lock()
+_compiled_conditions: RecentlyUsed[CompiledCondition | str] = RecentlyUsed(2048)
 
 
 def forget_compiled_conditions() -> None:
     """Drop every compiled condition (for tests that replace visibility rules)."""
-    with _compiled_lock:
-        _compiled_conditions.clear()
+    _compiled_conditions.clear()
 
 
 def visibility_condition(
@@ -233,17 +229,11 @@ def visibility_condition(
         return Q(pk__in=[])
     profile = user.access_profile()
     key = (using, model._meta.label_lower, action, profile.content_key())
-    with _compiled_lock:
-        known = _compiled_conditions.get(key)
-        if known is not None:
-            _compiled_conditions.move_to_end(key)
-    if known is None:
+    kept, known = _compiled_conditions.get(key)
+    if not kept:
         condition = visibility_filter(model, user, action)
         known = _ALL if condition is None else _compiled(model, condition, using)
-        with _compiled_lock:
-            _compiled_conditions[key] = known
-            while len(_compiled_conditions) > COMPILED_CONDITIONS_SIZE:
-                _compiled_conditions.popitem(last=False)
+        _compiled_conditions.put(key, known)
     if known == _ALL:
         return None
     if isinstance(known, CompiledCondition):

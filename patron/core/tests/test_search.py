@@ -463,7 +463,7 @@ def test_a_change_of_access_applies_to_the_next_search_at_once(
 
 
 def test_compiled_rules_kept_are_bounded(rep, other_rep, manager, acme, monkeypatch):
-    monkeypatch.setattr(search, "READABLE_SQL_CACHE_SIZE", 2)
+    monkeypatch.setattr(search._readable_sql_cache, "size", 2)
     for user in (rep, other_rep, manager):
         search.search(fresh(user), "acme")
     assert len(search._readable_sql_cache) == 2

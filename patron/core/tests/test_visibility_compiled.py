@@ -140,7 +140,7 @@ def test_a_condition_naming_its_table_inside_a_subquery_is_not_compiled(sql, nam
 
 
 def test_compiled_conditions_kept_are_bounded(rep, other_rep, manager, book, monkeypatch):
-    monkeypatch.setattr(visibility, "COMPILED_CONDITIONS_SIZE", 2)
+    monkeypatch.setattr(visibility._compiled_conditions, "size", 2)
     for user in (rep, other_rep, manager):
         ids(Account.objects.visible_to(fresh(user)))
     assert len(visibility._compiled_conditions) == 2
