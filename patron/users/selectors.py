@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
@@ -207,11 +208,14 @@ def _loaded_columns(model: type[Model], alias: str, quote: Callable[[str], str])
     return [f"{alias}.{quote(field.column)}" for field in model._meta.concrete_fields]
 
 
-def _token_sql(quote: Callable[[str], str]) -> str:
-    """The token with its user and the user's role, by prefix, in one statement.
+@functools.cache
+def _token_sql(database: str) -> str:
+    """The token with its user and the user's role, by prefix, in one statement, written for
+    ``database`` once per process.
 
     Written out rather than built with the ORM: compiling the three models' select took
     three quarters of the look-up, on every API request (issue 8)."""
+    quote = connections[database].ops.quote_name
     columns = ", ".join(
         _loaded_columns(ApiToken, "t", quote)
         + _loaded_columns(User, "u", quote)
@@ -249,7 +253,7 @@ def api_token_with_user(prefix: str) -> ApiToken | None:
     """The API token whose prefix is ``prefix``, its user and their role loaded with it."""
     connection = connections[router.db_for_read(ApiToken)]
     with connection.cursor() as cursor:
-        cursor.execute(_token_sql(connection.ops.quote_name), [prefix])
+        cursor.execute(_token_sql(connection.alias), [prefix])
         row = cursor.fetchone()
     if row is None:
         return None
