@@ -21,6 +21,7 @@ from patron.core.importing import import_specs
 from patron.data_exchange.choices import ImportMode
 from patron.data_exchange.import_filters import DEFAULT_SORT, IMPORT_SORTS, ImportRunFilter
 from patron.data_exchange.import_mapping_filters import MAPPING_SORTS
+from patron.data_exchange.import_selectors import importable_mappings
 from patron.data_exchange.import_services import (
     _spec,
     import_configure,
@@ -433,8 +434,7 @@ def mapping_list(
     request: HttpRequest, params: Query[MappingPageParams], response: HttpResponse
 ) -> list[dict[str, Any]]:
     user = request_user(request)
-    allowed = [s.object_type for s in import_specs() if s.may_import(user)]
-    mappings = ImportMapping.objects.filter(object_type__in=allowed)
+    mappings = importable_mappings(user)
     if params.object_type:
         mappings = mappings.filter(object_type=params.object_type)
     rows, next_cursor = keyset_page(

@@ -23,7 +23,13 @@ from patron.core.exports import safe_cell
 from patron.core.importing import import_spec, import_specs
 from patron.core.models import Job
 from patron.core.record_pages import list_query
-from patron.core.views import handles_domain_errors, is_htmx, keyset_page, render_error
+from patron.core.views import (
+    handles_domain_errors,
+    is_htmx,
+    keyset_page,
+    principal,
+    render_error,
+)
 from patron.data_exchange.choices import ImportMode, ImportStatus
 from patron.data_exchange.import_filters import (
     DEFAULT_SORT,
@@ -37,6 +43,7 @@ from patron.data_exchange.import_mapping_filters import (
     ImportMappingFilter,
 )
 from patron.data_exchange.import_reading import max_upload_bytes
+from patron.data_exchange.import_selectors import importable_mappings
 from patron.data_exchange.import_services import (
     apply_preset,
     import_configure,
@@ -344,9 +351,9 @@ def _mappings_page(
     """The list, filtered by object type, sorted and paged by keyset; ``failed`` is
     {mapping id: (name typed, why the rename failed)}. Rename and delete post to a URL that
     carries the list's query, so a refused rename shows the same page again."""
-    user = request.user
+    user = principal(request)
     labels = dict(_importable(user))
-    base = ImportMapping.objects.filter(object_type__in=labels).select_related("created_by")
+    base = importable_mappings(user).select_related("created_by")
     filterset = ImportMappingFilter(request.GET, queryset=base, object_types=list(labels.items()))
     mappings = filterset.qs if filterset.is_valid() else base.none()
     sort = request.GET.get("sort", DEFAULT_MAPPING_SORT)
